@@ -1,0 +1,206 @@
+import { CacheError } from '../core/errors.js';
+
+/** A JSON value, as stored in a record. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * Turns one field's runtime value into JSON and back, so that a record reads back identical from
+ * every store. `null` and `undefined` never reach a codec: they are stored as `null`.
+ */
+export interface Codec<T = unknown> {
+  /** Short stable name; it is part of the strategy hash, so renaming a codec starts a fresh cache. */
+  readonly name: string;
+  /** Runtime value → JSON. Throws a `TypeError` for a value of the wrong kind. */
+  encode(value: T): JsonValue;
+  /** JSON → runtime value. Throws when the JSON is not what `encode` writes (a corrupt entry). */
+  decode(json: JsonValue): T;
+}
+
+function fail(codec: string, expected: string, got: unknown): never {
+  const shown = typeof got === 'string' ? JSON.stringify(got) : Object.prototype.toString.call(got);
+  throw new CacheError('E_CODEC', `codecs.${codec}: expected ${expected}, got ${shown}`);
+}
+
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/**
+ * A calendar date with no time of day. Accepts a `Date` (its UTC date is taken) or a
+ * `'YYYY-MM-DD'` string; stores and reads back the `'YYYY-MM-DD'` string, which is what
+ * MikroORM's `date` type holds. No time zone can shift it.
+ */
+export const dateOnly: Codec<string | Date> = {
+  name: 'dateOnly',
+  encode(value) {
+    if (value instanceof Date) {
+      if (Number.isNaN(value.getTime())) fail('dateOnly', 'a valid Date', value);
+      return value.toISOString().slice(0, 10);
+    }
+    if (typeof value === 'string' && ISO_DATE.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`))) {
+      return value;
+    }
+    return fail('dateOnly', "a Date or a 'YYYY-MM-DD' string", value);
+  },
+  decode(json) {
+    if (typeof json === 'string' && ISO_DATE.test(json)) return json;
+    return fail('dateOnly', "a 'YYYY-MM-DD' string", json);
+  },
+};
+
+/**
+ * An instant. Accepts a `Date`, an ISO-8601 string with a zone, or epoch milliseconds; stores the
+ * UTC ISO string with milliseconds (`2024-05-01T10:00:00.123Z`) and reads back a `Date` for the
+ * same instant, to the millisecond. The zone an input was written in is not kept: instants are
+ * compared and served in UTC.
+ */
+export const datetime: Codec<Date | string | number> = {
+  name: 'datetime',
+  encode(value) {
+    const date = value instanceof Date ? value : typeof value === 'string' || typeof value === 'number' ? new Date(value) : null;
+    if (date === null || Number.isNaN(date.getTime())) return fail('datetime', 'a valid Date, ISO string or epoch ms', value);
+    return date.toISOString();
+  },
+  decode(json) {
+    if (typeof json !== 'string') return fail('datetime', 'an ISO string', json);
+    const date = new Date(json);
+    if (Number.isNaN(date.getTime())) return fail('datetime', 'an ISO string', json);
+    return date;
+  },
+};
+
+const INTEGER = /^-?(0|[1-9]\d*)$/;
+
+/** A `bigint` (MikroORM `bigint` columns), stored as its decimal string, read back as a `bigint`. */
+export const bigint: Codec<bigint | string | number> = {
+  name: 'bigint',
+  encode(value) {
+    if (typeof value === 'bigint') return value.toString();
+    if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+    if (typeof value === 'string' && INTEGER.test(value)) return value;
+    return fail('bigint', 'a bigint, safe integer or integer string', value);
+  },
+  decode(json) {
+    if (typeof json === 'string' && INTEGER.test(json)) return BigInt(json);
+    return fail('bigint', 'an integer string', json);
+  },
+};
+
+const DECIMAL = /^-?(0|[1-9]\d*)(\.\d+)?$/;
+
+/**
+ * An exact decimal (money, MikroORM `decimal` columns), kept as a string so that no digit is lost
+ * to floating point. A finite `number` is accepted and written with `String(n)`.
+ */
+export const decimal: Codec<string | number> = {
+  name: 'decimal',
+  encode(value) {
+    if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+    if (typeof value === 'string' && DECIMAL.test(value)) return value;
+    return fail('decimal', 'a decimal string or finite number', value);
+  },
+  decode(json) {
+    if (typeof json === 'string' && DECIMAL.test(json)) return json;
+    return fail('decimal', 'a decimal string', json);
+  },
+};
+
+/** Bytes (`Buffer` or `Uint8Array`), stored as base64, read back as a `Buffer`. */
+export const buffer: Codec<Uint8Array> = {
+  name: 'buffer',
+  encode(value) {
+    if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+    return fail('buffer', 'a Buffer or Uint8Array', value);
+  },
+  decode(json) {
+    if (typeof json === 'string') return Buffer.from(json, 'base64');
+    return fail('buffer', 'a base64 string', json);
+  },
+};
+
+/**
+ * A JSON column: any JSON value, checked on write (no `Date`, `bigint`, `undefined` inside, no
+ * cycles) so that what is read equals what was written.
+ */
+export const json: Codec<JsonValue> = {
+  name: 'json',
+  encode(value) {
+    assertJson(value, 'json');
+    return value;
+  },
+  decode(value) {
+    return value;
+  },
+};
+
+/** A primary key of a related instance (a to-one relation): a safe integer or a string. */
+export const pk: Codec<number | string> = {
+  name: 'pk',
+  encode(value) {
+    if ((typeof value === 'number' && Number.isSafeInteger(value)) || typeof value === 'string') return value;
+    return fail('pk', 'a safe integer or string', value);
+  },
+  decode(json) {
+    if ((typeof json === 'number' && Number.isSafeInteger(json)) || typeof json === 'string') return json;
+    return fail('pk', 'a safe integer or string', json);
+  },
+};
+
+function comparePks(a: number | string, b: number | string): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  const sa = String(a);
+  const sb = String(b);
+  return sa < sb ? -1 : sa > sb ? 1 : 0;
+}
+
+/**
+ * The pks of related instances (a to-many or many-to-many relation), stored sorted and without
+ * duplicates so that the same set always encodes the same way: change detection compares encoded
+ * records, and an unsorted list would look changed on every refresh.
+ */
+export const pkList: Codec<readonly (number | string)[]> = {
+  name: 'pkList',
+  encode(value) {
+    if (!Array.isArray(value)) return fail('pkList', 'an array of pks', value);
+    const out: (number | string)[] = [];
+    for (const item of value) out.push(pk.encode(item) as number | string);
+    out.sort(comparePks);
+    return out.filter((item, i) => i === 0 || item !== out[i - 1]);
+  },
+  decode(json) {
+    if (!Array.isArray(json)) return fail('pkList', 'an array of pks', json);
+    return json.map((item) => pk.decode(item) as number | string);
+  },
+};
+
+/**
+ * Throws unless `value` survives `JSON.stringify` → `JSON.parse` unchanged: plain objects, arrays,
+ * strings, finite numbers, booleans and null only.
+ */
+export function assertJson(value: unknown, where: string, seen: Set<object> = new Set()): asserts value is JsonValue {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (typeof value === 'number') {
+    if (Number.isFinite(value)) return;
+    fail(where, 'a finite number', value);
+  }
+  if (typeof value === 'object') {
+    if (seen.has(value)) fail(where, 'an acyclic JSON value', value);
+    if (Array.isArray(value)) {
+      seen.add(value);
+      for (const item of value) assertJson(item, where, seen);
+      seen.delete(value);
+      return;
+    }
+    const proto = Object.getPrototypeOf(value);
+    if (proto === Object.prototype || proto === null) {
+      seen.add(value);
+      for (const item of Object.values(value)) {
+        if (item !== undefined) assertJson(item, where, seen);
+      }
+      seen.delete(value);
+      return;
+    }
+  }
+  fail(where, 'a JSON value (use a codec for Dates, bigints, Buffers)', value);
+}
+
+/** The built-in codecs, for `codecs: { pubDate: codecs.datetime }` in a model definition. */
+export const codecs = { dateOnly, datetime, bigint, decimal, buffer, json, pk, pkList } as const;

@@ -1,0 +1,340 @@
+import { createHash } from 'node:crypto';
+import type { Codec } from '../codecs/codec.js';
+import { createRecordCodec, type RecordCodec } from '../codecs/record.js';
+import { StrategyDefinitionError, UnknownModelError, UnknownVersionError } from '../core/errors.js';
+import type { Pk, PkType } from './pk.js';
+
+/** A reference to one instance: the model name and its pk. Invalidators return these. */
+export interface Ref {
+  readonly model: string;
+  readonly pk: Pk;
+}
+
+/** What a model's `load` is told about the call. */
+export interface LoadContext {
+  /** The model being loaded. */
+  readonly model: string;
+  /** The cache version the load serves (versions that share a `load` function share one call). */
+  readonly version: string;
+}
+
+/**
+ * The functions of one model in one version. Method syntax on purpose: a model's entity type
+ * appears both in what `load` returns and in what `serialize` takes.
+ */
+export interface VersionFunctions<E, R extends object> {
+  /**
+   * Entity → JSON-safe record, with related instances as pks or sorted pk lists. Return `null` to
+   * hide the instance: it then reads as not found. `null` as the function itself makes the model
+   * invalidator-only in this version: it is never stored, but its changes cascade.
+   */
+  serialize?: ((entity: E) => R | null) | null;
+  /**
+   * Loads many instances, and whatever their records need, in as few queries as possible. Pks
+   * that no entity answers for read as not found (and are cached as such).
+   */
+  load?(pks: readonly Pk[], context: LoadContext): Promise<Iterable<E>> | Iterable<E>;
+  /**
+   * The other instances whose records may change when this one changes. Called with the fresh
+   * entity (`null` once deleted) and the record cached before the change (`null` if none), so a
+   * child that moved from parent A to parent B can name both.
+   */
+  invalidate?(entity: E | null, previous: R | null): readonly Ref[];
+  /** Codecs for the record fields that are not plain JSON (dates, bigints, pk lists, …). */
+  codecs?: { readonly [K in keyof R]?: Codec<never> };
+}
+
+/** Options of {@link defineModel}. */
+export interface ModelOptions<E, R extends object> extends VersionFunctions<E, R> {
+  /** The declared pk type. Default `'number'`: ids such as `'42'` from GraphQL become `42`. */
+  pk?: PkType;
+  /** Reads the pk of a loaded entity. Default: `entity.id`. */
+  pkOf?(entity: E): Pk;
+  /**
+   * The versions this model exists in. An array lists them, each using the functions above; an
+   * object also overrides functions per version. Default: every version of the strategy.
+   */
+  versions?: readonly string[] | { readonly [version: string]: VersionFunctions<E, R> };
+}
+
+/** A model as declared by {@link defineModel}: its name and options, checked when the strategy is defined. */
+export interface ModelDefinition<Name extends string = string, E = unknown, R extends object = object> {
+  readonly name: Name;
+  readonly options: ModelOptions<E, R>;
+}
+
+/**
+ * Declares one model: its name, pk type, and for each version its serializer, batched loader and
+ * invalidator. Nothing is checked until {@link defineStrategy}.
+ *
+ * @example
+ * defineModel('Question', {
+ *   load: (pks) => db.questions.whereIn('id', pks),
+ *   serialize: (q) => ({ id: q.id, text: q.text, pubDate: q.pubDate, choiceIds: q.choiceIds }),
+ *   invalidate: () => [],
+ *   codecs: { pubDate: codecs.datetime, choiceIds: codecs.pkList },
+ * })
+ */
+export function defineModel<Name extends string, E, R extends object>(
+  name: Name,
+  options: ModelOptions<E, R>,
+): ModelDefinition<Name, E, R> {
+  return { name, options };
+}
+
+/** Options of {@link defineStrategy}. */
+export interface StrategyOptions<Models extends readonly ModelDefinition<string, never, object>[]> {
+  /** The cache versions, one per API representation (`['v1', 'v2']`). */
+  versions: readonly string[];
+  /** The version used when none is asked for. Default: the first of `versions`. */
+  defaultVersion?: string;
+  /** The models. Hand-written and derived (`fromMikroOrm`) models mix freely. */
+  models: Models;
+  /**
+   * Key namespace, the first segment of every key. Default `'gci'`. Give each application
+   * sharing a Redis its own.
+   */
+  namespace?: string;
+  /**
+   * Free text folded into each version's definition hash. Change it to start a fresh cache when
+   * something the hash cannot see changed (the data a `load` reads, say). Default `''`.
+   */
+  revision?: string;
+}
+
+/** One model in one version, fully resolved. Internal to the cache, exported for integrations. */
+export interface ResolvedVersion {
+  readonly model: string;
+  readonly version: string;
+  readonly pkType: PkType;
+  /** `null` for an invalidator-only model. */
+  readonly serialize: ((entity: unknown) => object | null) | null;
+  readonly load: (pks: readonly Pk[], context: LoadContext) => Promise<Iterable<unknown>> | Iterable<unknown>;
+  readonly invalidate: (entity: unknown, previous: object | null) => readonly Ref[];
+  readonly pkOf: (entity: unknown) => Pk;
+  readonly codec: RecordCodec<object>;
+  /** `{namespace}:{version}.{hash}:{Model}:` — the key of a pk is this plus the encoded pk. */
+  readonly keyPrefix: string;
+}
+
+/** A model across versions, resolved. */
+export interface ResolvedModel {
+  readonly name: string;
+  readonly pkType: PkType;
+  /** Resolved functions per version, in the strategy's version order. */
+  readonly versions: ReadonlyMap<string, ResolvedVersion>;
+}
+
+type NameOf<D> = D extends ModelDefinition<infer N, never, object> ? N : never;
+type RecordOfDefinition<D> = D extends ModelDefinition<string, never, infer R> ? R : never;
+
+/** Model name → record type, inferred from a strategy's model definitions. */
+export type RecordMap<Models extends readonly ModelDefinition<string, never, object>[]> = {
+  [D in Models[number] as NameOf<D>]: RecordOfDefinition<D>;
+};
+
+/** A checked, immutable strategy: the models, their versions and their key prefixes. */
+export interface Strategy<Records extends object = Record<string, object>> {
+  readonly versions: readonly string[];
+  readonly defaultVersion: string;
+  readonly namespace: string;
+  /** Model names, in definition order. */
+  readonly modelNames: readonly (keyof Records & string)[];
+  /** The resolved model, or an {@link UnknownModelError}. */
+  model(name: string): ResolvedModel;
+  /** The resolved model version, or an {@link UnknownModelError} / {@link UnknownVersionError}. */
+  resolve(model: string, version: string): ResolvedVersion;
+  /** Throws an {@link UnknownVersionError} unless `version` is one of `versions`. */
+  checkVersion(version: string): string;
+  /** The `{namespace}:{version}.{hash}:` prefix shared by every key of a version. */
+  versionPrefix(version: string): string;
+  /** Phantom: the record types, for typed loaders. Always undefined at run time. */
+  readonly __records?: Records;
+}
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const VERSION = /^[A-Za-z0-9_-]+$/;
+const NAMESPACE = /^[A-Za-z0-9_-]+$/;
+
+function invalid(message: string, context: { model?: string; version?: string } = {}): never {
+  throw new StrategyDefinitionError('E_STRATEGY_INVALID', `defineStrategy: ${message}`, { context });
+}
+
+function defaultPkOf(entity: unknown): Pk {
+  return (entity as { id: Pk }).id;
+}
+
+/**
+ * Checks a strategy definition and resolves it: every model, in every version it exists in, must
+ * end up with `serialize` (or `serialize: null` for an invalidator-only model), `load` and
+ * `invalidate`. Throws a {@link StrategyDefinitionError} (`E_STRATEGY_INVALID`,
+ * `E_DUPLICATE_MODEL`) or an {@link UnknownVersionError} at once, naming the model, the version
+ * and the fix; a strategy that was defined never fails later for a reason visible here.
+ */
+export function defineStrategy<const Models extends readonly ModelDefinition<string, never, object>[]>(
+  options: StrategyOptions<Models>,
+): Strategy<RecordMap<Models>> {
+  const versions = [...(options.versions ?? [])];
+  if (versions.length === 0) invalid('`versions` must list at least one version, e.g. ["v1"]');
+  for (const version of versions) {
+    if (typeof version !== 'string' || !VERSION.test(version)) {
+      invalid(`version ${JSON.stringify(version)} must match ${VERSION}`);
+    }
+  }
+  if (new Set(versions).size !== versions.length) invalid(`versions contain a duplicate: ${JSON.stringify(versions)}`);
+  const defaultVersion = options.defaultVersion ?? versions[0]!;
+  if (!versions.includes(defaultVersion)) {
+    throw new UnknownVersionError(
+      `defineStrategy: defaultVersion ${JSON.stringify(defaultVersion)} is not one of the versions ${JSON.stringify(versions)}`,
+      { version: defaultVersion },
+    );
+  }
+  const namespace = options.namespace ?? 'gci';
+  if (!NAMESPACE.test(namespace)) invalid(`namespace ${JSON.stringify(namespace)} must match ${NAMESPACE}`);
+  if (!Array.isArray(options.models) || options.models.length === 0) {
+    invalid('`models` must be a non-empty array of defineModel(...) definitions');
+  }
+
+  type Draft = Omit<ResolvedVersion, 'keyPrefix'> & { fingerprint: string };
+  const drafts = new Map<string, Map<string, Draft>>();
+  const pkTypes = new Map<string, PkType>();
+  for (const definition of options.models as readonly ModelDefinition<string, unknown, object>[]) {
+    const name = definition?.name;
+    if (typeof name !== 'string' || !NAME.test(name)) {
+      invalid(`model name ${JSON.stringify(name)} must match ${NAME} (did you pass defineModel(name, options)?)`);
+    }
+    if (drafts.has(name)) {
+      throw new StrategyDefinitionError('E_DUPLICATE_MODEL', `defineStrategy: model "${name}" is defined twice`, {
+        context: { model: name },
+      });
+    }
+    const model = definition.options ?? {};
+    const pkType = model.pk ?? 'number';
+    if (pkType !== 'number' && pkType !== 'string') {
+      invalid(`model "${name}" has pk type ${JSON.stringify(pkType)}; use 'number' or 'string'`, { model: name });
+    }
+    pkTypes.set(name, pkType);
+    const pkOf = (model.pkOf?.bind(model) ?? defaultPkOf) as (entity: unknown) => Pk;
+    const perVersion: Record<string, VersionFunctions<unknown, object>> = Array.isArray(model.versions)
+      ? Object.fromEntries((model.versions as readonly string[]).map((v) => [v, {}]))
+      : model.versions
+        ? { ...(model.versions as Record<string, VersionFunctions<unknown, object>>) }
+        : Object.fromEntries(versions.map((v) => [v, {}]));
+    const resolved = new Map<string, Draft>();
+    for (const version of versions) {
+      const own = perVersion[version];
+      if (own === undefined) continue;
+      delete perVersion[version];
+      const pick = <K extends keyof VersionFunctions<unknown, object>>(key: K) =>
+        (key in own ? own[key] : model[key]) as VersionFunctions<unknown, object>[K];
+      const serialize = pick('serialize');
+      const load = pick('load');
+      const invalidate = pick('invalidate');
+      const codecs = (pick('codecs') ?? {}) as Record<string, Codec<never>>;
+      const where = `model "${name}" version "${version}"`;
+      if (serialize === undefined) {
+        invalid(`${where} has no serialize function (use serialize: null for an invalidator-only model)`, {
+          model: name,
+          version,
+        });
+      }
+      if (serialize !== null && typeof serialize !== 'function') invalid(`${where}: serialize must be a function or null`);
+      if (typeof load !== 'function') invalid(`${where} has no load function`, { model: name, version });
+      if (typeof invalidate !== 'function') {
+        invalid(`${where} has no invalidate function (use invalidate: () => [] when nothing depends on it)`, {
+          model: name,
+          version,
+        });
+      }
+      for (const [field, codec] of Object.entries(codecs)) {
+        if (!codec || typeof codec.encode !== 'function' || typeof codec.decode !== 'function') {
+          invalid(`${where}: codec for field "${field}" is not a codec (use one of codecs.*)`, { model: name, version });
+        }
+      }
+      const fingerprint = JSON.stringify([
+        name,
+        pkType,
+        serialize === null ? null : String(serialize),
+        String(load),
+        Object.entries(codecs)
+          .map(([field, codec]) => `${field}:${codec.name}`)
+          .sort(),
+      ]);
+      resolved.set(version, {
+        model: name,
+        version,
+        pkType,
+        serialize: serialize === null ? null : (serialize as (entity: unknown) => object | null),
+        load: load.bind(own) as ResolvedVersion['load'],
+        invalidate: invalidate.bind(own) as ResolvedVersion['invalidate'],
+        pkOf,
+        codec: createRecordCodec(codecs, `${name}@${version}`),
+        fingerprint,
+      });
+    }
+    const unknown = Object.keys(perVersion);
+    if (unknown.length > 0) {
+      throw new UnknownVersionError(
+        `defineStrategy: model "${name}" declares version ${JSON.stringify(unknown[0])}, which is not one of ${JSON.stringify(versions)}`,
+        { model: name, version: unknown[0]! },
+      );
+    }
+    if (resolved.size === 0) invalid(`model "${name}" exists in no version`, { model: name });
+    drafts.set(name, resolved);
+  }
+
+  // The hash of a version covers every model's definition in it, so a deploy that changes any
+  // representation of that version reads none of the old records; other versions keep theirs.
+  const prefixes = new Map<string, string>();
+  for (const version of versions) {
+    const hash = createHash('sha256').update(options.revision ?? '');
+    for (const [, resolved] of drafts) hash.update(resolved.get(version)?.fingerprint ?? '-');
+    prefixes.set(version, `${namespace}:${version}.${hash.digest('hex').slice(0, 8)}:`);
+  }
+  const models = new Map<string, ResolvedModel>();
+  for (const [name, resolved] of drafts) {
+    const out = new Map<string, ResolvedVersion>();
+    for (const [version, { fingerprint: _, ...draft }] of resolved) {
+      out.set(version, { ...draft, keyPrefix: `${prefixes.get(version)}${name}:` });
+    }
+    models.set(name, { name, pkType: pkTypes.get(name)!, versions: out });
+  }
+
+  const checkVersion = (version: string): string => {
+    if (!prefixes.has(version)) {
+      throw new UnknownVersionError(`Unknown cache version ${JSON.stringify(version)}; the versions are ${JSON.stringify(versions)}`, {
+        version,
+      });
+    }
+    return version;
+  };
+  const model = (name: string): ResolvedModel => {
+    const found = models.get(name);
+    if (!found) {
+      throw new UnknownModelError(`Unknown model ${JSON.stringify(name)}; the models are ${JSON.stringify([...models.keys()])}`, {
+        model: name,
+      });
+    }
+    return found;
+  };
+  return Object.freeze({
+    versions: Object.freeze(versions),
+    defaultVersion,
+    namespace,
+    modelNames: Object.freeze([...models.keys()]) as readonly (keyof RecordMap<Models> & string)[],
+    model,
+    checkVersion,
+    resolve(name: string, version: string): ResolvedVersion {
+      const found = model(name);
+      checkVersion(version);
+      const resolved = found.versions.get(version);
+      if (!resolved) {
+        throw new UnknownModelError(`Model "${name}" does not exist in version "${version}"`, { model: name, version });
+      }
+      return resolved;
+    },
+    versionPrefix(version: string): string {
+      return prefixes.get(checkVersion(version))!;
+    },
+  });
+}
