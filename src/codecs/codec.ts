@@ -35,7 +35,11 @@ export const dateOnly: Codec<string | Date> = {
       if (Number.isNaN(value.getTime())) fail('dateOnly', 'a valid Date', value);
       return value.toISOString().slice(0, 10);
     }
-    if (typeof value === 'string' && ISO_DATE.test(value) && !Number.isNaN(Date.parse(`${value}T00:00:00Z`))) {
+    if (
+      typeof value === 'string' &&
+      ISO_DATE.test(value) &&
+      !Number.isNaN(Date.parse(`${value}T00:00:00Z`))
+    ) {
       return value;
     }
     return fail('dateOnly', "a Date or a 'YYYY-MM-DD' string", value);
@@ -55,8 +59,14 @@ export const dateOnly: Codec<string | Date> = {
 export const datetime: Codec<Date | string | number> = {
   name: 'datetime',
   encode(value) {
-    const date = value instanceof Date ? value : typeof value === 'string' || typeof value === 'number' ? new Date(value) : null;
-    if (date === null || Number.isNaN(date.getTime())) return fail('datetime', 'a valid Date, ISO string or epoch ms', value);
+    const date =
+      value instanceof Date
+        ? value
+        : typeof value === 'string' || typeof value === 'number'
+          ? new Date(value)
+          : null;
+    if (date === null || Number.isNaN(date.getTime()))
+      return fail('datetime', 'a valid Date, ISO string or epoch ms', value);
     return date.toISOString();
   },
   decode(json) {
@@ -107,7 +117,8 @@ export const decimal: Codec<string | number> = {
 export const buffer: Codec<Uint8Array> = {
   name: 'buffer',
   encode(value) {
-    if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+    if (value instanceof Uint8Array)
+      return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
     return fail('buffer', 'a Buffer or Uint8Array', value);
   },
   decode(json) {
@@ -175,7 +186,11 @@ export const pkList: Codec<readonly (number | string)[]> = {
  * Throws unless `value` survives `JSON.stringify` → `JSON.parse` unchanged: plain objects, arrays,
  * strings, finite numbers, booleans and null only.
  */
-export function assertJson(value: unknown, where: string, seen: Set<object> = new Set()): asserts value is JsonValue {
+export function assertJson(
+  value: unknown,
+  where: string,
+  seen: Set<object> = new Set(),
+): asserts value is JsonValue {
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
   if (typeof value === 'number') {
     if (Number.isFinite(value)) return;

@@ -2,7 +2,7 @@ import { CacheError, RecordEncodingError } from '../core/errors.js';
 import { assertJson, type Codec, type JsonValue } from './codec.js';
 
 /** Field name → codec, for the fields of a record that are not plain JSON. */
-export type FieldCodecs = Readonly<Record<string, Codec<never>>>;
+export type FieldCodecs = Readonly<Record<string, Codec<unknown>>>;
 
 /**
  * Encodes records of one model version to the JSON text that is stored, and decodes it back.
@@ -23,7 +23,10 @@ export function createRecordCodec<R extends object>(fields: FieldCodecs, where: 
   return {
     encode(record) {
       if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-        throw new RecordEncodingError('E_UNENCODABLE_VALUE', `${where}: serialize() must return a plain object or null`);
+        throw new RecordEncodingError(
+          'E_UNENCODABLE_VALUE',
+          `${where}: serialize() must return a plain object or null`,
+        );
       }
       const out: Record<string, JsonValue> = {};
       for (const [name, value] of Object.entries(record)) {

@@ -30,7 +30,11 @@ export class CacheError extends Error {
   /** What the error concerns (model, version, pk, field), where known. */
   readonly context: CacheErrorContext;
 
-  constructor(code: CacheErrorCode, message: string, options: { context?: CacheErrorContext; cause?: unknown } = {}) {
+  constructor(
+    code: CacheErrorCode,
+    message: string,
+    options: { context?: CacheErrorContext; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;

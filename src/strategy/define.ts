@@ -41,7 +41,7 @@ export interface VersionFunctions<E, R extends object> {
    */
   invalidate?(entity: E | null, previous: R | null): readonly Ref[];
   /** Codecs for the record fields that are not plain JSON (dates, bigints, pk lists, …). */
-  codecs?: { readonly [K in keyof R]?: Codec<never> };
+  codecs?: { readonly [K in keyof R]?: Codec<unknown> };
 }
 
 /** Options of {@link defineModel}. */
@@ -83,7 +83,7 @@ export function defineModel<Name extends string, E, R extends object>(
 }
 
 /** Options of {@link defineStrategy}. */
-export interface StrategyOptions<Models extends readonly ModelDefinition<string, never, object>[]> {
+export interface StrategyOptions<Models extends readonly AnyModelDefinition[]> {
   /** The cache versions, one per API representation (`['v1', 'v2']`). */
   versions: readonly string[];
   /** The version used when none is asked for. Default: the first of `versions`. */
@@ -125,11 +125,17 @@ export interface ResolvedModel {
   readonly versions: ReadonlyMap<string, ResolvedVersion>;
 }
 
-type NameOf<D> = D extends ModelDefinition<infer N, never, object> ? N : never;
-type RecordOfDefinition<D> = D extends ModelDefinition<string, never, infer R> ? R : never;
+/** Any model definition, whatever its entity and record types. */
+export interface AnyModelDefinition {
+  readonly name: string;
+  readonly options: object;
+}
+
+type NameOf<D> = D extends { readonly name: infer N extends string } ? N : never;
+type RecordOfDefinition<D> = D extends ModelDefinition<string, infer _E, infer R> ? R : object;
 
 /** Model name → record type, inferred from a strategy's model definitions. */
-export type RecordMap<Models extends readonly ModelDefinition<string, never, object>[]> = {
+export type RecordMap<Models extends readonly AnyModelDefinition[]> = {
   [D in Models[number] as NameOf<D>]: RecordOfDefinition<D>;
 };
 
@@ -171,7 +177,7 @@ function defaultPkOf(entity: unknown): Pk {
  * `E_DUPLICATE_MODEL`) or an {@link UnknownVersionError} at once, naming the model, the version
  * and the fix; a strategy that was defined never fails later for a reason visible here.
  */
-export function defineStrategy<const Models extends readonly ModelDefinition<string, never, object>[]>(
+export function defineStrategy<const Models extends readonly AnyModelDefinition[]>(
   options: StrategyOptions<Models>,
 ): Strategy<RecordMap<Models>> {
   const versions = [...(options.versions ?? [])];
@@ -181,7 +187,8 @@ export function defineStrategy<const Models extends readonly ModelDefinition<str
       invalid(`version ${JSON.stringify(version)} must match ${VERSION}`);
     }
   }
-  if (new Set(versions).size !== versions.length) invalid(`versions contain a duplicate: ${JSON.stringify(versions)}`);
+  if (new Set(versions).size !== versions.length)
+    invalid(`versions contain a duplicate: ${JSON.stringify(versions)}`);
   const defaultVersion = options.defaultVersion ?? versions[0]!;
   if (!versions.includes(defaultVersion)) {
     throw new UnknownVersionError(
@@ -201,17 +208,25 @@ export function defineStrategy<const Models extends readonly ModelDefinition<str
   for (const definition of options.models as readonly ModelDefinition<string, unknown, object>[]) {
     const name = definition?.name;
     if (typeof name !== 'string' || !NAME.test(name)) {
-      invalid(`model name ${JSON.stringify(name)} must match ${NAME} (did you pass defineModel(name, options)?)`);
+      invalid(
+        `model name ${JSON.stringify(name)} must match ${NAME} (did you pass defineModel(name, options)?)`,
+      );
     }
     if (drafts.has(name)) {
-      throw new StrategyDefinitionError('E_DUPLICATE_MODEL', `defineStrategy: model "${name}" is defined twice`, {
-        context: { model: name },
-      });
+      throw new StrategyDefinitionError(
+        'E_DUPLICATE_MODEL',
+        `defineStrategy: model "${name}" is defined twice`,
+        {
+          context: { model: name },
+        },
+      );
     }
     const model = definition.options ?? {};
     const pkType = model.pk ?? 'number';
     if (pkType !== 'number' && pkType !== 'string') {
-      invalid(`model "${name}" has pk type ${JSON.stringify(pkType)}; use 'number' or 'string'`, { model: name });
+      invalid(`model "${name}" has pk type ${JSON.stringify(pkType)}; use 'number' or 'string'`, {
+        model: name,
+      });
     }
     pkTypes.set(name, pkType);
     const pkOf = (model.pkOf?.bind(model) ?? defaultPkOf) as (entity: unknown) => Pk;
@@ -230,7 +245,7 @@ export function defineStrategy<const Models extends readonly ModelDefinition<str
       const serialize = pick('serialize');
       const load = pick('load');
       const invalidate = pick('invalidate');
-      const codecs = (pick('codecs') ?? {}) as Record<string, Codec<never>>;
+      const codecs = (pick('codecs') ?? {}) as Record<string, Codec<unknown>>;
       const where = `model "${name}" version "${version}"`;
       if (serialize === undefined) {
         invalid(`${where} has no serialize function (use serialize: null for an invalidator-only model)`, {
@@ -238,7 +253,8 @@ export function defineStrategy<const Models extends readonly ModelDefinition<str
           version,
         });
       }
-      if (serialize !== null && typeof serialize !== 'function') invalid(`${where}: serialize must be a function or null`);
+      if (serialize !== null && typeof serialize !== 'function')
+        invalid(`${where}: serialize must be a function or null`);
       if (typeof load !== 'function') invalid(`${where} has no load function`, { model: name, version });
       if (typeof invalidate !== 'function') {
         invalid(`${where} has no invalidate function (use invalidate: () => [] when nothing depends on it)`, {
@@ -248,7 +264,10 @@ export function defineStrategy<const Models extends readonly ModelDefinition<str
       }
       for (const [field, codec] of Object.entries(codecs)) {
         if (!codec || typeof codec.encode !== 'function' || typeof codec.decode !== 'function') {
-          invalid(`${where}: codec for field "${field}" is not a codec (use one of codecs.*)`, { model: name, version });
+          invalid(`${where}: codec for field "${field}" is not a codec (use one of codecs.*)`, {
+            model: name,
+            version,
+          });
         }
       }
       const fingerprint = JSON.stringify([
@@ -265,8 +284,10 @@ export function defineStrategy<const Models extends readonly ModelDefinition<str
         version,
         pkType,
         serialize: serialize === null ? null : (serialize as (entity: unknown) => object | null),
-        load: load.bind(own) as ResolvedVersion['load'],
-        invalidate: invalidate.bind(own) as ResolvedVersion['invalidate'],
+        // Not bound: versions that share one `load` must keep one function identity, so that an
+        // update loads once for all of them.
+        load: load as ResolvedVersion['load'],
+        invalidate: invalidate as ResolvedVersion['invalidate'],
         pkOf,
         codec: createRecordCodec(codecs, `${name}@${version}`),
         fingerprint,
@@ -302,18 +323,24 @@ export function defineStrategy<const Models extends readonly ModelDefinition<str
 
   const checkVersion = (version: string): string => {
     if (!prefixes.has(version)) {
-      throw new UnknownVersionError(`Unknown cache version ${JSON.stringify(version)}; the versions are ${JSON.stringify(versions)}`, {
-        version,
-      });
+      throw new UnknownVersionError(
+        `Unknown cache version ${JSON.stringify(version)}; the versions are ${JSON.stringify(versions)}`,
+        {
+          version,
+        },
+      );
     }
     return version;
   };
   const model = (name: string): ResolvedModel => {
     const found = models.get(name);
     if (!found) {
-      throw new UnknownModelError(`Unknown model ${JSON.stringify(name)}; the models are ${JSON.stringify([...models.keys()])}`, {
-        model: name,
-      });
+      throw new UnknownModelError(
+        `Unknown model ${JSON.stringify(name)}; the models are ${JSON.stringify([...models.keys()])}`,
+        {
+          model: name,
+        },
+      );
     }
     return found;
   };
@@ -329,7 +356,10 @@ export function defineStrategy<const Models extends readonly ModelDefinition<str
       checkVersion(version);
       const resolved = found.versions.get(version);
       if (!resolved) {
-        throw new UnknownModelError(`Model "${name}" does not exist in version "${version}"`, { model: name, version });
+        throw new UnknownModelError(`Model "${name}" does not exist in version "${version}"`, {
+          model: name,
+          version,
+        });
       }
       return resolved;
     },

@@ -27,7 +27,8 @@ export function normalizePk(raw: unknown, type: PkType, model: string): Pk {
   } else if (typeof raw === 'string' && raw.length > 0) {
     return raw;
   }
-  const shown = typeof raw === 'string' ? JSON.stringify(raw.length > 64 ? `${raw.slice(0, 64)}…` : raw) : String(raw);
+  const shown =
+    typeof raw === 'string' ? JSON.stringify(raw.length > 64 ? `${raw.slice(0, 64)}…` : raw) : String(raw);
   throw new InvalidPkError(
     `Invalid id for ${model}: expected ${type === 'number' ? 'an integer' : 'a non-empty string'}, got ${shown}`,
     { model, pk: raw },

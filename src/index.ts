@@ -1,0 +1,53 @@
+/**
+ * graphql-cached-instances — the core: strategy definition, codecs, the instance cache over keyv,
+ * and per-request DataLoaders. Integrations are separate entry points:
+ * `graphql-cached-instances/redis`, `/mikro-orm` and `/apollo`.
+ *
+ * @packageDocumentation
+ */
+export { type Codec, codecs, type JsonValue } from './codecs/codec.js';
+export type { FieldCodecs } from './codecs/record.js';
+export {
+  CacheError,
+  type CacheErrorCode,
+  type CacheErrorContext,
+  InvalidPkError,
+  RecordEncodingError,
+  StrategyDefinitionError,
+  UnknownModelError,
+  UnknownVersionError,
+} from './core/errors.js';
+export {
+  type CacheLogger,
+  InstanceCache,
+  type InstanceCacheEvents,
+  type InstanceCacheOptions,
+  type ReadOptions,
+  type UpdateInstanceOptions,
+  type UpdateOptions,
+  type UpdateSummary,
+} from './core/instance-cache.js';
+export { type CacheStats, createStats } from './core/stats.js';
+export {
+  type CacheStore,
+  createMemoryStore,
+  type KeyvStoreOptions,
+  keyvStore,
+  type StoreEntry,
+} from './core/store.js';
+export { type CreateLoadersOptions, createLoaders, type Loaders } from './loaders/create-loaders.js';
+export {
+  defineModel,
+  defineStrategy,
+  type LoadContext,
+  type ModelDefinition,
+  type ModelOptions,
+  type RecordMap,
+  type Ref,
+  type ResolvedModel,
+  type ResolvedVersion,
+  type Strategy,
+  type StrategyOptions,
+  type VersionFunctions,
+} from './strategy/define.js';
+export { normalizePk, type Pk, type PkType } from './strategy/pk.js';

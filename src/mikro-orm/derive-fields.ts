@@ -1,0 +1,129 @@
+import {
+  BigIntType,
+  BlobType,
+  DateType,
+  DecimalType,
+  type EntityMetadata,
+  type EntityProperty,
+  JsonType,
+  ReferenceKind,
+  Uint8ArrayType,
+} from '@mikro-orm/core';
+import { type Codec, codecs } from '../codecs/codec.js';
+import { StrategyDefinitionError } from '../core/errors.js';
+import { isToMany, isToOneInverse, isToOneOwner } from './relations.js';
+
+/** How a record field is read from an entity. */
+export type FieldKind = 'scalar' | 'toOne' | 'toOneInverse' | 'toMany';
+
+/** One field of a derived record: the entity property it comes from, its record name and codec. */
+export interface DerivedField {
+  readonly prop: EntityProperty;
+  readonly field: string;
+  readonly kind: FieldKind;
+  readonly codec: Codec<never> | undefined;
+}
+
+/** The field options of `fromMikroOrm`, per version or for all versions. */
+export interface DerivedFieldOptions {
+  /**
+   * Entity property names to include. Default: every persisted scalar property and every
+   * relation, except properties marked `hidden` (list those here to include them).
+   */
+  fields?: readonly string[];
+  /** Entity property names to leave out (applied after `fields`). Default: none. */
+  exclude?: readonly string[];
+  /**
+   * Entity property name → record field name. Default naming: a scalar keeps its name; a to-one
+   * relation becomes `<prop>Id` (`question` → `questionId`); a to-many or many-to-many relation
+   * becomes its name without a trailing plural `s`, plus `Ids` (`choices` → `choiceIds`,
+   * `voters` → `voterIds`, `categories` → `categoryIds`).
+   */
+  rename?: Readonly<Record<string, string>>;
+  /** Codecs by record field name, replacing the ones derived from property types. */
+  codecs?: Readonly<Record<string, Codec<never>>>;
+}
+
+function fail(message: string, model: string): never {
+  throw new StrategyDefinitionError('E_STRATEGY_INVALID', `fromMikroOrm: ${message}`, { context: { model } });
+}
+
+/** `choices` → `choice`, `categories` → `category`, `boxes` → `box`, `voters` → `voter`. */
+export function singular(name: string): string {
+  if (/ies$/.test(name)) return `${name.slice(0, -3)}y`;
+  if (/(ss|sh|ch|x|z)es$/.test(name)) return name.slice(0, -2);
+  if (/[^s]s$/.test(name)) return name.slice(0, -1);
+  return name;
+}
+
+/** The codec a scalar property needs to round-trip through JSON, from its MikroORM type. */
+export function codecForProperty(prop: EntityProperty): Codec<never> | undefined {
+  const type = prop.customType;
+  if (type instanceof DateType) return codecs.dateOnly as Codec<never>;
+  if (type instanceof BigIntType) return prop.runtimeType === 'bigint' ? (codecs.bigint as Codec<never>) : undefined;
+  if (type instanceof DecimalType) return prop.runtimeType === 'string' ? (codecs.decimal as Codec<never>) : undefined;
+  if (type instanceof JsonType) return codecs.json as Codec<never>;
+  if (type instanceof BlobType || type instanceof Uint8ArrayType) return codecs.buffer as Codec<never>;
+  if (prop.runtimeType === 'Date' || prop.type === 'Date' || prop.type === 'datetime') {
+    return codecs.datetime as Codec<never>;
+  }
+  return undefined;
+}
+
+function kindOf(prop: EntityProperty): FieldKind | undefined {
+  if (prop.kind === ReferenceKind.SCALAR) return 'scalar';
+  if (isToOneOwner(prop)) return 'toOne';
+  if (isToOneInverse(prop)) return 'toOneInverse';
+  if (isToMany(prop)) return 'toMany';
+  return undefined;
+}
+
+function defaultFieldName(prop: EntityProperty, kind: FieldKind): string {
+  if (kind === 'scalar') return prop.name;
+  if (kind === 'toMany') return `${singular(prop.name)}Ids`;
+  return `${prop.name}Id`;
+}
+
+/**
+ * Resolves the fields of one version from the entity metadata and the options, checking every
+ * name: an unknown property, an unsupported one (embedded, composite relation) or two properties
+ * mapped to one field name fail at once.
+ */
+export function deriveFields(meta: EntityMetadata, options: DerivedFieldOptions, where: string): DerivedField[] {
+  const model = meta.className;
+  const known = (name: string, option: string) => {
+    if (!meta.properties[name as keyof typeof meta.properties]) {
+      fail(`${where}: ${option} names "${name}", which is not a property of ${model} (${meta.props.map((p) => p.name).join(', ')})`, model);
+    }
+  };
+  for (const name of options.fields ?? []) known(name, '`fields`');
+  for (const name of options.exclude ?? []) known(name, '`exclude`');
+  for (const name of Object.keys(options.rename ?? {})) known(name, '`rename`');
+
+  const chosen = options.fields
+    ? options.fields.map((name) => meta.properties[name as keyof typeof meta.properties]!)
+    : meta.props.filter((prop) => !prop.hidden && prop.persist !== false && kindOf(prop) !== undefined);
+  const excluded = new Set(options.exclude ?? []);
+  const out: DerivedField[] = [];
+  const names = new Map<string, string>();
+  for (const prop of chosen) {
+    if (excluded.has(prop.name)) continue;
+    const kind = kindOf(prop);
+    if (kind === undefined) fail(`${where}: ${model}.${prop.name} is a ${prop.kind} property, which cannot be derived; exclude it`, model);
+    if (kind !== 'scalar' && (prop.targetMeta?.primaryKeys.length ?? 0) !== 1) {
+      fail(`${where}: ${model}.${prop.name} points to an entity with a composite pk, which is not supported; exclude it`, model);
+    }
+    const field = options.rename?.[prop.name] ?? defaultFieldName(prop, kind);
+    const clash = names.get(field);
+    if (clash !== undefined) fail(`${where}: ${model}.${clash} and ${model}.${prop.name} both map to field "${field}"; rename one`, model);
+    names.set(field, prop.name);
+    const codec =
+      options.codecs?.[field] ??
+      (kind === 'scalar' ? codecForProperty(prop) : kind === 'toMany' ? codecs.pkList : codecs.pk);
+    out.push({ prop, field, kind, codec: codec as Codec<never> | undefined });
+  }
+  for (const field of Object.keys(options.codecs ?? {})) {
+    if (!names.has(field)) fail(`${where}: \`codecs\` names field "${field}", which is not a field of the record`, model);
+  }
+  return out;
+}

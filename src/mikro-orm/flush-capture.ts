@@ -1,0 +1,224 @@
+import type { ChangeSet, EntityManager, EntityMetadata, EntityProperty, UnitOfWork } from '@mikro-orm/core';
+import { ReferenceKind, helper } from '@mikro-orm/core';
+import type { Pk } from '../strategy/pk.js';
+import {
+  type EntityRef,
+  entityNameOf,
+  fetchRelationPairs,
+  isToMany,
+  isToOneOwner,
+  normalizeDbPk,
+  pkOfEntity,
+  refKey,
+  relatedEntity,
+} from './relations.js';
+
+/**
+ * What one flush changed, as the instances whose cached records may now be wrong: the changed
+ * instances themselves and their previous and new relation neighbours.
+ *
+ * Two moments matter. In `onFlush` the unit of work still knows what is about to change: the
+ * previous members of many-to-many collections (the snapshot), the full previous row of a deleted
+ * entity, and which previous values MikroORM never loaded (those are looked up now, before the
+ * flush's SQL changes them). After the flush's SQL ran (`afterFlush`, or `afterTransactionCommit`
+ * of a plain flush, which comes first) new entities have pks; {@link finishCapture} resolves them.
+ */
+export interface FlushCapture {
+  /** Refs known in `onFlush` (pks of deleted rows, previous FKs, looked-up previous members). */
+  readonly known: Map<string, EntityRef>;
+  /** Entities whose pk the flush may assign (new ones), resolved after the flush. */
+  readonly entities: Set<object>;
+  /** Set once the capture was handed on, so the `afterFlush` that follows a commit skips it. */
+  emitted: boolean;
+}
+
+/** One thing MikroORM did not know before the flush, to look up with one batched query. */
+interface Lookup {
+  readonly meta: EntityMetadata;
+  readonly prop: EntityProperty;
+  readonly pks: Set<Pk>;
+}
+
+function addKnown(known: Map<string, EntityRef>, entity: string, pk: Pk | null): void {
+  if (pk !== null) known.set(refKey(entity, pk), { entity, pk });
+}
+
+function addEntity(entities: Set<object>, value: unknown): void {
+  const entity = relatedEntity(value);
+  if (entity) entities.add(entity);
+}
+
+function lookup(lookups: Map<string, Lookup>, meta: EntityMetadata, prop: EntityProperty, pk: Pk): void {
+  const key = `${meta.className}.${prop.name}`;
+  let entry = lookups.get(key);
+  if (!entry) lookups.set(key, (entry = { meta, prop, pks: new Set() }));
+  entry.pks.add(pk);
+}
+
+function collectionItems(value: unknown): { items: object[]; snapshot: object[] | undefined; initialized: boolean } | null {
+  const collection = value as
+    | { getItems?(check?: boolean): object[]; getSnapshot?(): object[] | undefined; isInitialized?(): boolean }
+    | null
+    | undefined;
+  if (!collection || typeof collection.getItems !== 'function') return null;
+  return {
+    items: collection.getItems(false),
+    snapshot: collection.getSnapshot?.(),
+    initialized: collection.isInitialized?.() ?? false,
+  };
+}
+
+/** A deleted entity: its pk, its previous to-one targets and every member of its collections. */
+function captureDelete(
+  uow: UnitOfWork,
+  changeSet: ChangeSet<object>,
+  capture: FlushCapture,
+  lookups: Map<string, Lookup>,
+): void {
+  const { meta, entity } = changeSet;
+  const pk = normalizeDbPk(meta, changeSet.getPrimaryKey()) ?? pkOfEntity(entity);
+  if (pk === null) return;
+  addKnown(capture.known, meta.className, pk);
+  const original = (uow.getOriginalEntityData(entity) ?? {}) as Record<string, unknown>;
+  const current = entity as Record<string, unknown>;
+  for (const prop of meta.relations) {
+    if (isToOneOwner(prop)) {
+      if (prop.name in original) addKnown(capture.known, prop.targetMeta!.className, normalizeDbPk(prop.targetMeta!, original[prop.name]));
+      else lookup(lookups, meta, prop, pk);
+      addEntity(capture.entities, current[prop.name]);
+    } else if (isToMany(prop) || prop.kind === ReferenceKind.ONE_TO_ONE) {
+      // Members vanish with the row (FK cascade, or SET NULL): name every one of them. A loaded
+      // collection knows them; otherwise ask the database before the delete runs.
+      const members = collectionItems(current[prop.name]);
+      if (members?.initialized) {
+        for (const item of members.items) capture.entities.add(item);
+        for (const item of members.snapshot ?? []) capture.entities.add(item);
+      } else if (prop.kind === ReferenceKind.ONE_TO_ONE) {
+        addEntity(capture.entities, current[prop.name]);
+        lookup(lookups, meta, prop, pk);
+      } else {
+        lookup(lookups, meta, prop, pk);
+      }
+    }
+  }
+}
+
+/** A created or updated entity: itself, and the previous and new targets of changed to-one relations. */
+function captureUpsert(changeSet: ChangeSet<object>, capture: FlushCapture, lookups: Map<string, Lookup>): void {
+  const { meta, entity, payload } = changeSet;
+  capture.entities.add(entity);
+  const isCreate = changeSet.type === 'create';
+  const original = (changeSet.originalEntity ?? {}) as Record<string, unknown>;
+  const pk = isCreate ? null : pkOfEntity(entity);
+  for (const prop of meta.relations) {
+    if (!isToOneOwner(prop)) continue;
+    if (!isCreate && !(prop.name in (payload as object))) continue;
+    addEntity(capture.entities, (entity as Record<string, unknown>)[prop.name]);
+    if (isCreate || pk === null) continue;
+    if (prop.name in original) addKnown(capture.known, prop.targetMeta!.className, normalizeDbPk(prop.targetMeta!, original[prop.name]));
+    else lookup(lookups, meta, prop, pk);
+  }
+}
+
+/** Many-to-many changes, on either side: the owner, and every item added or removed. */
+function captureCollections(uow: UnitOfWork, capture: FlushCapture, lookups: Map<string, Lookup>): void {
+  for (const collection of uow.getCollectionUpdates()) {
+    const prop = collection.property;
+    if (prop.kind !== ReferenceKind.MANY_TO_MANY) continue;
+    const members = collectionItems(collection);
+    if (!members) continue;
+    const { items, snapshot } = members;
+    const before = new Set(snapshot ?? []);
+    const after = new Set(items);
+    const added = items.filter((item) => !before.has(item));
+    const removed = (snapshot ?? []).filter((item) => !after.has(item));
+    if (snapshot !== undefined && added.length === 0 && removed.length === 0) continue;
+    capture.entities.add(collection.owner);
+    for (const item of added) capture.entities.add(item);
+    for (const item of removed) capture.entities.add(item);
+    if (snapshot === undefined) {
+      // `removeAll()` / `set()` on a collection that was never loaded: MikroORM deletes every
+      // pivot row of the owner without knowing them. Name them now, before the delete runs.
+      const meta = helperMeta(collection.owner);
+      const pk = pkOfEntity(collection.owner);
+      if (meta && pk !== null) lookup(lookups, meta, prop, pk);
+    }
+  }
+}
+
+function helperMeta(entity: object): EntityMetadata | undefined {
+  return helper(entity)?.__meta;
+}
+
+/**
+ * Captures a flush in `onFlush`. `resolveUnknown` (see `CacheSubscriberOptions`) runs one query per
+ * relation whose previous members MikroORM does not know, inside the flush's transaction.
+ */
+export async function captureFlush(uow: UnitOfWork, em: EntityManager, resolveUnknown: boolean): Promise<FlushCapture> {
+  const capture: FlushCapture = { known: new Map(), entities: new Set(), emitted: false };
+  const lookups = new Map<string, Lookup>();
+  for (const changeSet of uow.getChangeSets() as ChangeSet<object>[]) {
+    if (changeSet.type.startsWith('delete')) captureDelete(uow, changeSet, capture, lookups);
+    else captureUpsert(changeSet, capture, lookups);
+  }
+  captureCollections(uow, capture, lookups);
+  if (resolveUnknown && lookups.size > 0) {
+    const ctx = em.getTransactionContext();
+    for (const { meta, prop, pks } of lookups.values()) {
+      const pairs = await fetchRelationPairs(em, meta, prop, [...pks], ctx);
+      for (const [, related] of pairs) addKnown(capture.known, prop.targetMeta!.className, related);
+    }
+  }
+  return capture;
+}
+
+/**
+ * Resolves a capture to refs once the flush's SQL ran (new entities have pks now), adding what the
+ * change sets say after the flush (a later `onFlush` listener may have added change sets).
+ */
+export function finishCapture(uow: UnitOfWork, capture: FlushCapture | undefined): Map<string, EntityRef> {
+  const refs = new Map<string, EntityRef>(capture?.known);
+  const entities = new Set<object>(capture?.entities);
+  for (const changeSet of uow.getChangeSets() as ChangeSet<object>[]) {
+    if (changeSet.type.startsWith('delete')) {
+      const pk = normalizeDbPk(changeSet.meta, changeSet.getPrimaryKey());
+      if (pk !== null) refs.set(refKey(changeSet.meta.className, pk), { entity: changeSet.meta.className, pk });
+      continue;
+    }
+    entities.add(changeSet.entity);
+    const isCreate = changeSet.type === 'create';
+    for (const prop of changeSet.meta.relations) {
+      if (!isToOneOwner(prop) || (!isCreate && !(prop.name in (changeSet.payload as object)))) continue;
+      addEntity(entities, (changeSet.entity as Record<string, unknown>)[prop.name]);
+    }
+  }
+  for (const entity of entities) {
+    const name = entityNameOf(entity);
+    const pk = pkOfEntity(entity);
+    if (name !== undefined && pk !== null) refs.set(refKey(name, pk), { entity: name, pk });
+  }
+  return refs;
+}
+
+/** Refs for an entity written by `em.upsert`: itself and its current to-one targets (previous ones are unknown). */
+export function upsertRefs(entity: object): Map<string, EntityRef> {
+  const refs = new Map<string, EntityRef>();
+  for (const value of [entity, ...toOneValues(entity)]) {
+    const name = entityNameOf(value);
+    const pk = pkOfEntity(value);
+    if (name !== undefined && pk !== null) refs.set(refKey(name, pk), { entity: name, pk });
+  }
+  return refs;
+}
+
+function toOneValues(entity: object): object[] {
+  const meta = helperMeta(entity);
+  if (!meta) return [];
+  const out: object[] = [];
+  for (const prop of meta.relations) {
+    if (!isToOneOwner(prop)) continue;
+    const related = relatedEntity((entity as Record<string, unknown>)[prop.name]);
+    if (related) out.push(related);
+  }
+  return out;
+}

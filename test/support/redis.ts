@@ -1,0 +1,43 @@
+import { createClient } from '@keyv/redis';
+import { createRedisStore, type RedisStore } from '../../src/redis.js';
+import { gate } from './gate.js';
+
+/** The shared Redis of the machine (STACK.md). */
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Whether Redis suites run (see gate.ts). */
+export const redisAvailable = await gate('Redis', REDIS_URL, async () => {
+  const client = createClient({ url: REDIS_URL, socket: { connectTimeout: 1000, reconnectStrategy: false } });
+  client.on('error', () => {});
+  await client.connect();
+  await client.ping();
+  await client.quit();
+});
+
+let suiteCounter = 0;
+
+/**
+ * A Redis store with a namespace of its own, so parallel test files never see each other's keys;
+ * `cleanup` deletes the namespace and quits.
+ */
+export async function createTestRedisStore(label: string): Promise<RedisStore & { cleanup(): Promise<void> }> {
+  suiteCounter += 1;
+  const namespace = `test-${label}-${process.pid}-${suiteCounter}-${Date.now().toString(36)}`;
+  const store = await createRedisStore({ url: REDIS_URL, namespace });
+  return Object.assign(store, {
+    async cleanup() {
+      for await (const batch of store.client.scanIterator({ MATCH: `${namespace}::*`, COUNT: 500 })) {
+        const keys = Array.isArray(batch) ? batch : [batch];
+        if (keys.length > 0) await store.client.unlink(keys);
+      }
+      await store.close?.();
+    },
+  });
+}
+
+/** How many times Redis has run `command` (from INFO commandstats): counts real round trips. */
+export async function commandCalls(store: RedisStore, command: string): Promise<number> {
+  const info = await store.client.info('commandstats');
+  const match = new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info);
+  return match ? Number(match[1]) : 0;
+}
