@@ -17,7 +17,8 @@ export interface RedisStoreOptions {
   url?: string;
   /**
    * An already connected node-redis client to share. The store never closes it. Give either
-   * `url` or `client`.
+   * `url` or `client`. Create it with `disableOfflineQueue: true`, or commands issued while Redis
+   * is down wait for the reconnect instead of failing over to the database.
    */
   client?: RedisClient;
   /**
@@ -39,6 +40,8 @@ export interface RedisStore extends CacheStore {
   readonly client: RedisClient;
   /** The key namespace in Redis. */
   readonly namespace: string;
+  /** Quits the client if the store created it (from `url`); a shared `client` is left open. */
+  close(): Promise<void>;
 }
 
 /**
@@ -55,7 +58,9 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
   const owned = client === undefined;
   if (!client) {
     if (!options.url) throw new TypeError('createRedisStore: give `url` or a connected `client`');
-    client = createClient({ url: options.url }) as RedisClient;
+    // Without the offline queue a command fails at once while Redis is unreachable, instead of
+    // waiting for a reconnect: the cache then serves from the database and retries invalidations.
+    client = createClient({ url: options.url, disableOfflineQueue: true }) as RedisClient;
     // node-redis emits 'error' on every failed reconnect attempt; the cache reports failures of
     // the commands themselves, so a listener must exist to keep the process alive.
     client.on('error', () => {});

@@ -83,7 +83,12 @@ export function createMemoryStore(): CacheStore {
   const map = new Map<string, unknown>();
   // No keyv namespace: keyv prefixes inconsistently when a key already starts with the
   // namespace, and its Map iterator splits keys on ':'. The cache's keys carry their own prefix.
-  const keyv = new Keyv<string>({ store: map, serialize: undefined, deserialize: undefined, useKeyPrefix: false });
+  const keyv = new Keyv<string>({
+    store: map,
+    serialize: undefined,
+    deserialize: undefined,
+    useKeyPrefix: false,
+  });
   return {
     ...keyvStore(keyv, { ownsKeyv: true }),
     async deleteByPrefix(prefix) {

@@ -101,7 +101,9 @@ export function createPollDb() {
       pks.flatMap((pk) => {
         const row = choices.get(pk as number);
         if (!row) return [];
-        const voterIds = [...votes].filter((v) => v.startsWith(`${row.id}:`)).map((v) => Number(v.split(':')[1]));
+        const voterIds = [...votes]
+          .filter((v) => v.startsWith(`${row.id}:`))
+          .map((v) => Number(v.split(':')[1]));
         return [{ ...row, voterIds }];
       }),
     );
@@ -110,19 +112,32 @@ export function createPollDb() {
       pks.flatMap((pk) => {
         const row = users.get(pk as number);
         if (!row) return [];
-        const voteIds = [...votes].filter((v) => v.endsWith(`:${row.id}`)).map((v) => Number(v.split(':')[0]));
+        const voteIds = [...votes]
+          .filter((v) => v.endsWith(`:${row.id}`))
+          .map((v) => Number(v.split(':')[0]));
         return [{ ...row, voteIds }];
       }),
     );
 
   type QuestionV1 = { id: number; text: string; pubDate: Date; choiceIds: number[] };
-  type QuestionV2 = { id: number; questionText: string; pubDate: Date; choiceIds: number[]; choiceCount: number };
+  type QuestionV2 = {
+    id: number;
+    questionText: string;
+    pubDate: Date;
+    choiceIds: number[];
+    choiceCount: number;
+  };
   const question = defineModel<'Question', QuestionEntity, QuestionV1 | QuestionV2>('Question', {
     load: loadQuestions,
     invalidate: () => [],
     versions: {
       v1: {
-        serialize: (q: QuestionEntity) => ({ id: q.id, text: q.text, pubDate: q.pubDate, choiceIds: q.choiceIds }),
+        serialize: (q: QuestionEntity) => ({
+          id: q.id,
+          text: q.text,
+          pubDate: q.pubDate,
+          choiceIds: q.choiceIds,
+        }),
         codecs: { pubDate: codecs.datetime, choiceIds: codecs.pkList },
       },
       v2: {
@@ -137,13 +152,23 @@ export function createPollDb() {
       },
     },
   });
-  const choice = defineModel('Choice', {
+  type ChoiceRecord = { id: number; text: string; questionId: number; voterIds: number[] };
+  type UserRecord = { id: number; username: string; voteIds: number[] };
+  const choice = defineModel<'Choice', ChoiceEntity, ChoiceRecord>('Choice', {
     load: loadChoices,
-    serialize: (c: ChoiceEntity) => ({ id: c.id, text: c.text, questionId: c.questionId, voterIds: c.voterIds }),
+    serialize: (c: ChoiceEntity) => ({
+      id: c.id,
+      text: c.text,
+      questionId: c.questionId,
+      voterIds: c.voterIds,
+    }),
     codecs: { questionId: codecs.pk, voterIds: codecs.pkList },
     // The question's choiceIds and each voter's voteIds are computed from this row: name the
     // ones of the new state and of the previous record, so a move from A to B refreshes both.
-    invalidate(entity: ChoiceEntity | null, previous: { questionId: number; voterIds: number[] } | null): Ref[] {
+    invalidate(
+      entity: ChoiceEntity | null,
+      previous: { questionId: number; voterIds: number[] } | null,
+    ): Ref[] {
       const refs: Ref[] = [];
       for (const state of [entity, previous]) {
         if (!state) continue;
@@ -153,12 +178,12 @@ export function createPollDb() {
       return refs;
     },
   });
-  const user = defineModel('User', {
+  const user = defineModel<'User', UserEntity, UserRecord>('User', {
     load: loadUsers,
     // Inactive users are hidden: they read as not found.
     serialize: (u: UserEntity) => (u.active ? { id: u.id, username: u.username, voteIds: u.voteIds } : null),
     codecs: { voteIds: codecs.pkList },
-    invalidate(entity: UserEntity | null, previous: { voteIds: number[] } | null): Ref[] {
+    invalidate(entity: UserEntity | null, previous: UserRecord | null): Ref[] {
       const ids = new Set([...(entity?.voteIds ?? []), ...(previous?.voteIds ?? [])]);
       return [...ids].map((pk) => ({ model: 'Choice', pk }));
     },
@@ -166,10 +191,13 @@ export function createPollDb() {
   // Invalidator-only, as drf-cached-instances' Group: never stored, but a change to a group
   // refreshes its members.
   const group = defineModel('Group', {
-    load: (pks: readonly Pk[], ctx) => track('Group', ctx.version, pks, () => pks.flatMap((pk) => groups.get(pk as number) ?? [])),
+    load: (pks: readonly Pk[], ctx) =>
+      track('Group', ctx.version, pks, () => pks.flatMap((pk) => groups.get(pk as number) ?? [])),
     serialize: null,
     invalidate: (entity: { id: number } | null) =>
-      entity ? [...users.values()].filter((u) => u.groupId === entity.id).map((u) => ({ model: 'User', pk: u.id })) : [],
+      entity
+        ? [...users.values()].filter((u) => u.groupId === entity.id).map((u) => ({ model: 'User', pk: u.id }))
+        : [],
   });
 
   const strategy = defineStrategy({
@@ -188,7 +216,8 @@ export function seedPoll(db: ReturnType<typeof createPollDb>['db']) {
   db.choices.set(2, { id: 2, text: 'Blue', questionId: 1 });
   db.choices.set(3, { id: 3, text: 'Cat', questionId: 2 });
   db.groups.set(1, { id: 1, name: 'staff' });
-  for (const id of [1, 2, 3]) db.users.set(id, { id, username: `user${id}`, active: true, groupId: id === 3 ? null : 1 });
+  for (const id of [1, 2, 3])
+    db.users.set(id, { id, username: `user${id}`, active: true, groupId: id === 3 ? null : 1 });
   db.vote(1, 1);
   db.vote(1, 2);
   db.vote(3, 3);

@@ -20,7 +20,9 @@ let suiteCounter = 0;
  * A Redis store with a namespace of its own, so parallel test files never see each other's keys;
  * `cleanup` deletes the namespace and quits.
  */
-export async function createTestRedisStore(label: string): Promise<RedisStore & { cleanup(): Promise<void> }> {
+export async function createTestRedisStore(
+  label: string,
+): Promise<RedisStore & { cleanup(): Promise<void> }> {
   suiteCounter += 1;
   const namespace = `test-${label}-${process.pid}-${suiteCounter}-${Date.now().toString(36)}`;
   const store = await createRedisStore({ url: REDIS_URL, namespace });
@@ -40,4 +42,41 @@ export async function commandCalls(store: RedisStore, command: string): Promise<
   const info = await store.client.info('commandstats');
   const match = new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info);
   return match ? Number(match[1]) : 0;
+}
+
+/**
+ * Records the commands Redis receives for one namespace (through MONITOR on a connection of its
+ * own), so a test can count real round trips even while other test files share the server.
+ */
+export async function monitorNamespace(store: RedisStore) {
+  const monitor = store.client.duplicate();
+  monitor.on('error', () => {});
+  await monitor.connect();
+  const commands: string[] = [];
+  // The promise MONITOR returns does not settle while monitoring; wait for the first line instead.
+  let started!: () => void;
+  const ready = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  void monitor.monitor((line: string) => {
+    started();
+    if (line.includes(`"${store.namespace}::`)) {
+      const command = /"([A-Za-z]+)"/.exec(line)?.[1]?.toUpperCase();
+      if (command) commands.push(command);
+    }
+  });
+  await store.client.ping();
+  await ready;
+  commands.length = 0;
+  return {
+    commands,
+    /** Waits until MONITOR has delivered what was sent so far (it is asynchronous). */
+    async settle() {
+      await store.client.ping();
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    },
+    async stop() {
+      monitor.destroy();
+    },
+  };
 }

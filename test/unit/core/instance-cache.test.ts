@@ -8,7 +8,9 @@ for (const storeCase of storeCases) {
   describe.runIf(storeCase.available)(`InstanceCache on ${storeCase.name}`, () => {
     let handle: TestStore;
     let db: ReturnType<typeof createPollDb>['db'];
-    let cache: InstanceCache<ReturnType<typeof createPollDb>['strategy'] extends { __records?: infer R } ? NonNullable<R> : never>;
+    let cache: InstanceCache<
+      ReturnType<typeof createPollDb>['strategy'] extends { __records?: infer R } ? NonNullable<R> : never
+    >;
 
     beforeEach(async () => {
       handle = await storeCase.create('cache');
@@ -77,7 +79,10 @@ for (const storeCase of storeCases) {
 
     it('a hidden instance (serializer returned null) reads as not found', async () => {
       db.users.get(2)!.active = false;
-      expect(await cache.getInstances('User', [1, 2])).toEqual([{ id: 1, username: 'user1', voteIds: [1] }, null]);
+      expect(await cache.getInstances('User', [1, 2])).toEqual([
+        { id: 1, username: 'user1', voteIds: [1] },
+        null,
+      ]);
       expect(await cache.getInstances('User', [2])).toEqual([null]);
       expect(db.loadsOf('User')).toHaveLength(1);
     });
@@ -97,7 +102,12 @@ for (const storeCase of storeCases) {
     it('two versions are kept apart: separate keys, separate records, both refreshed by a write', async () => {
       const [v1] = await cache.getInstances('Question', [1], { version: 'v1' });
       const [v2] = await cache.getInstances('Question', [1], { version: 'v2' });
-      expect(v1).toEqual({ id: 1, text: 'Best color?', pubDate: new Date('2024-05-01T10:00:00.123Z'), choiceIds: [1, 2] });
+      expect(v1).toEqual({
+        id: 1,
+        text: 'Best color?',
+        pubDate: new Date('2024-05-01T10:00:00.123Z'),
+        choiceIds: [1, 2],
+      });
       expect(v2).toEqual({
         id: 1,
         questionText: 'Best color?',
@@ -109,7 +119,9 @@ for (const storeCase of storeCases) {
       db.questions.get(1)!.text = 'Favourite color?';
       await cache.update([{ model: 'Question', pk: 1 }]);
       const loads = db.loadsOf('Question').length;
-      expect((await cache.getInstances('Question', [1], { version: 'v1' }))[0]).toMatchObject({ text: 'Favourite color?' });
+      expect((await cache.getInstances('Question', [1], { version: 'v1' }))[0]).toMatchObject({
+        text: 'Favourite color?',
+      });
       expect((await cache.getInstances('Question', [1], { version: 'v2' }))[0]).toMatchObject({
         questionText: 'Favourite color?',
       });
@@ -215,10 +227,9 @@ for (const storeCase of storeCases) {
       db.questions.get(2)!.text = 'update';
       const summary = await cache.invalidate('Question', [1, 2]);
       expect(summary.refreshed).toBe(4);
-      expect((await cache.getInstances('Question', [1, 2])).map((q) => (q as { text: string }).text)).toEqual([
-        'native',
-        'update',
-      ]);
+      expect((await cache.getInstances('Question', [1, 2])).map((q) => (q as { text: string }).text)).toEqual(
+        ['native', 'update'],
+      );
     });
 
     it('deleteAllVersions drops a key in every version without loading or cascading', async () => {
@@ -261,11 +272,18 @@ for (const storeCase of storeCases) {
 
     it('bad input is rejected before the store is touched', async () => {
       await expect(cache.getInstances('Question', ['abc'])).rejects.toMatchObject({ code: 'E_INVALID_PK' });
-      await expect(cache.getInstances('Nope' as 'Question', [1])).rejects.toMatchObject({ code: 'E_UNKNOWN_MODEL' });
+      await expect(cache.getInstances('Nope' as 'Question', [1])).rejects.toMatchObject({
+        code: 'E_UNKNOWN_MODEL',
+      });
       await expect(cache.getInstances('Question', [1], { version: 'v9' })).rejects.toMatchObject({
         code: 'E_UNKNOWN_VERSION',
       });
-      await expect(cache.update([{ model: 'Question', pk: 1 }, { model: 'Nope', pk: 1 }])).rejects.toMatchObject({
+      await expect(
+        cache.update([
+          { model: 'Question', pk: 1 },
+          { model: 'Nope', pk: 1 },
+        ]),
+      ).rejects.toMatchObject({
         code: 'E_UNKNOWN_MODEL',
       });
       expect(cache.stats.storeRoundTrips).toBe(0);

@@ -63,12 +63,9 @@ for (const storeCase of storeCases) {
         { key: 'gci:v1.abcd:Q:1', value: 'other version hash' },
       ]);
       expect(await store.deleteByPrefix!('gci:v1.abc:')).toBe(2);
-      expect(await store.getMany(['gci:v1.abc:Q:1', 'gci:v1.abc:Q:1:g', 'gci:v2.def:Q:1', 'gci:v1.abcd:Q:1'])).toEqual([
-        undefined,
-        undefined,
-        '2',
-        'other version hash',
-      ]);
+      expect(
+        await store.getMany(['gci:v1.abc:Q:1', 'gci:v1.abc:Q:1:g', 'gci:v2.def:Q:1', 'gci:v1.abcd:Q:1']),
+      ).toEqual([undefined, undefined, '2', 'other version hash']);
     });
   });
 }

@@ -1,0 +1,70 @@
+/**
+ * One place to ask whether a real service answers, for every services-backed suite. Built on
+ * gate.ts: when a service is down the suite is skipped with ONE line saying why, unless
+ * REQUIRE_SERVICES=1, in which case the test file FAILS.
+ *
+ * @example
+ * const pg = await servicesAvailable('postgres');
+ * describe.runIf(pg)('on Postgres', () => { ... });
+ */
+import { connect } from 'node:net';
+import { gate } from './gate.js';
+
+/** A service a suite may need. */
+export type ServiceName = 'postgres' | 'redis';
+
+/** The shared Postgres of the machine (STACK.md): trust auth, user `postgres`. */
+export const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+const checks = new Map<ServiceName, Promise<boolean>>();
+
+/** Resolves when something accepts a TCP connection at `url`'s host and port. */
+function probeTcp(url: string, defaultPort: number): Promise<void> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname || '127.0.0.1', port: Number(port) || defaultPort });
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.end();
+      resolve();
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      reject(new Error('timed out after 1 s'));
+    });
+    socket.once('error', reject);
+  });
+}
+
+async function probePostgres(): Promise<void> {
+  await probeTcp(POSTGRES_URL, 5432);
+  const { MikroORM } = await import('@mikro-orm/postgresql');
+  const orm = await MikroORM.init({
+    clientUrl: POSTGRES_URL,
+    entities: [],
+    discovery: { warnWhenNoEntities: false },
+    connect: false,
+  });
+  try {
+    const status = await orm.checkConnection();
+    if (!status.ok) throw new Error(status.reason);
+  } finally {
+    await orm.close(true);
+  }
+}
+
+/**
+ * Whether suites needing `name` should run: probes once per process (the answer is shared by
+ * every suite of the file). Down + REQUIRE_SERVICES=1 → rejects, failing the file.
+ */
+export function servicesAvailable(name: ServiceName): Promise<boolean> {
+  let check = checks.get(name);
+  if (!check) {
+    check =
+      name === 'postgres'
+        ? gate('PostgreSQL', POSTGRES_URL.replace(/\/\/[^@/]*@/, '//'), probePostgres)
+        : import('./redis.js').then((redis) => redis.redisAvailable);
+    checks.set(name, check);
+  }
+  return check;
+}

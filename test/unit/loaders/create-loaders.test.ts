@@ -1,0 +1,102 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLoaders, createStats, InstanceCache } from '../../../src/index.js';
+import { createPollDb, seedPoll } from '../../support/poll-fixture.js';
+import { monitorNamespace } from '../../support/redis.js';
+import { storeCases, type TestStore } from '../../support/stores.js';
+
+for (const storeCase of storeCases) {
+  describe.runIf(storeCase.available)(`createLoaders on ${storeCase.name}`, () => {
+    let handle: TestStore;
+    let db: ReturnType<typeof createPollDb>['db'];
+    let strategy: ReturnType<typeof createPollDb>['strategy'];
+
+    beforeEach(async () => {
+      handle = await storeCase.create('loaders');
+      ({ db, strategy } = createPollDb());
+      seedPoll(db);
+    });
+    afterEach(async () => {
+      await handle.cleanup();
+    });
+
+    // Resolves question → choices → voters the way GraphQL resolvers do: one load per object,
+    // each level issued in one tick.
+    async function nested(loaders: ReturnType<typeof createLoaders<Record<string, object>>>) {
+      const questions = (await loaders.Question!.loadMany([1, 2])) as { choiceIds: number[] }[];
+      const choices = await Promise.all(
+        questions.map((q) => Promise.all(q.choiceIds.map((id) => loaders.Choice!.load(id)))),
+      );
+      const voterIds = choices.flat().flatMap((c) => (c as { voterIds: number[] }).voterIds);
+      return Promise.all(voterIds.map((id) => loaders.User!.load(id)));
+    }
+
+    it('a warm two-level nested read costs one store round trip per level and no load', async () => {
+      const cache = new InstanceCache(strategy, { store: handle.store });
+      await nested(createLoaders(cache) as never); // warm it
+      const loads = db.loadCalls.length;
+      const stats = createStats();
+      const voters = await nested(createLoaders(cache, { stats }) as never);
+      expect(voters.map((u) => (u as { username: string }).username)).toEqual(['user1', 'user2', 'user3']);
+      expect(stats.storeRoundTrips).toBe(3); // questions, choices, users
+      expect(stats.hits).toBe(2 + 3 + 3);
+      expect(db.loadCalls).toHaveLength(loads);
+    });
+
+    it('a cold nested read costs one read, one load and one fill per level', async () => {
+      const cache = new InstanceCache(strategy, { store: handle.store });
+      const stats = createStats();
+      await nested(createLoaders(cache, { stats }) as never);
+      expect(stats).toMatchObject({ storeRoundTrips: 6, loads: 3, misses: 2 + 3 + 3, fills: 8 });
+      expect(db.loadCalls.map((call) => call.model)).toEqual(['Question', 'Choice', 'User']);
+    });
+
+    it('the per-request memo answers repeated loads without the store, and counts memo hits', async () => {
+      const cache = new InstanceCache(strategy, { store: handle.store });
+      const stats = createStats();
+      const loaders = createLoaders(cache, { stats });
+      await loaders.Question.load(1);
+      await loaders.Question.load(1);
+      await loaders.Question.load('1' as unknown as number);
+      expect(stats).toMatchObject({ storeRoundTrips: 2, memoHits: 2 });
+    });
+
+    it('a malformed id rejects only its own load', async () => {
+      const cache = new InstanceCache(strategy, { store: handle.store });
+      const loaders = createLoaders(cache);
+      const [good, bad] = await Promise.allSettled([
+        loaders.Question.load(1),
+        loaders.Question.load('x1' as never),
+      ]);
+      expect(good).toMatchObject({ status: 'fulfilled', value: { id: 1 } });
+      expect(bad).toMatchObject({ status: 'rejected', reason: { code: 'E_INVALID_PK' } });
+      const many = await loaders.Choice.loadMany([1, '1.5' as never, 404]);
+      expect(many[0]).toMatchObject({ id: 1 });
+      expect(many[1]).toMatchObject({ code: 'E_INVALID_PK' });
+      expect(many[2]).toBeNull();
+    });
+
+    it('loaders exist only for models with records in the version', () => {
+      const cache = new InstanceCache(strategy, { store: handle.store });
+      expect(Object.keys(createLoaders(cache, { version: 'v2' })).sort()).toEqual([
+        'Choice',
+        'Question',
+        'User',
+      ]);
+      expect(() => createLoaders(cache, { version: 'v3' })).toThrow(/Unknown cache version "v3"/);
+    });
+
+    it.runIf(storeCase.name === 'redis')('on Redis a warm level is exactly one MGET', async () => {
+      const store = handle.store as Parameters<typeof monitorNamespace>[0];
+      const cache = new InstanceCache(strategy, { store });
+      await nested(createLoaders(cache) as never);
+      const monitor = await monitorNamespace(store);
+      try {
+        await nested(createLoaders(cache) as never);
+        await monitor.settle();
+        expect(monitor.commands).toEqual(['MGET', 'MGET', 'MGET']);
+      } finally {
+        await monitor.stop();
+      }
+    });
+  });
+}
