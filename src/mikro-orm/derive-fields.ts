@@ -41,7 +41,7 @@ export interface DerivedFieldOptions {
    */
   rename?: Readonly<Record<string, string>>;
   /** Codecs by record field name, replacing the ones derived from property types. */
-  codecs?: Readonly<Record<string, Codec<never>>>;
+  codecs?: Readonly<Record<string, Codec<unknown>>>;
 }
 
 function fail(message: string, model: string): never {
@@ -60,8 +60,10 @@ export function singular(name: string): string {
 export function codecForProperty(prop: EntityProperty): Codec<never> | undefined {
   const type = prop.customType;
   if (type instanceof DateType) return codecs.dateOnly as Codec<never>;
-  if (type instanceof BigIntType) return prop.runtimeType === 'bigint' ? (codecs.bigint as Codec<never>) : undefined;
-  if (type instanceof DecimalType) return prop.runtimeType === 'string' ? (codecs.decimal as Codec<never>) : undefined;
+  if (type instanceof BigIntType)
+    return prop.runtimeType === 'bigint' ? (codecs.bigint as Codec<never>) : undefined;
+  if (type instanceof DecimalType)
+    return prop.runtimeType === 'string' ? (codecs.decimal as Codec<never>) : undefined;
   if (type instanceof JsonType) return codecs.json as Codec<never>;
   if (type instanceof BlobType || type instanceof Uint8ArrayType) return codecs.buffer as Codec<never>;
   if (prop.runtimeType === 'Date' || prop.type === 'Date' || prop.type === 'datetime') {
@@ -89,11 +91,18 @@ function defaultFieldName(prop: EntityProperty, kind: FieldKind): string {
  * name: an unknown property, an unsupported one (embedded, composite relation) or two properties
  * mapped to one field name fail at once.
  */
-export function deriveFields(meta: EntityMetadata, options: DerivedFieldOptions, where: string): DerivedField[] {
+export function deriveFields(
+  meta: EntityMetadata,
+  options: DerivedFieldOptions,
+  where: string,
+): DerivedField[] {
   const model = meta.className;
   const known = (name: string, option: string) => {
     if (!meta.properties[name as keyof typeof meta.properties]) {
-      fail(`${where}: ${option} names "${name}", which is not a property of ${model} (${meta.props.map((p) => p.name).join(', ')})`, model);
+      fail(
+        `${where}: ${option} names "${name}", which is not a property of ${model} (${meta.props.map((p) => p.name).join(', ')})`,
+        model,
+      );
     }
   };
   for (const name of options.fields ?? []) known(name, '`fields`');
@@ -109,21 +118,33 @@ export function deriveFields(meta: EntityMetadata, options: DerivedFieldOptions,
   for (const prop of chosen) {
     if (excluded.has(prop.name)) continue;
     const kind = kindOf(prop);
-    if (kind === undefined) fail(`${where}: ${model}.${prop.name} is a ${prop.kind} property, which cannot be derived; exclude it`, model);
+    if (kind === undefined)
+      fail(
+        `${where}: ${model}.${prop.name} is a ${prop.kind} property, which cannot be derived; exclude it`,
+        model,
+      );
     if (kind !== 'scalar' && (prop.targetMeta?.primaryKeys.length ?? 0) !== 1) {
-      fail(`${where}: ${model}.${prop.name} points to an entity with a composite pk, which is not supported; exclude it`, model);
+      fail(
+        `${where}: ${model}.${prop.name} points to an entity with a composite pk, which is not supported; exclude it`,
+        model,
+      );
     }
     const field = options.rename?.[prop.name] ?? defaultFieldName(prop, kind);
     const clash = names.get(field);
-    if (clash !== undefined) fail(`${where}: ${model}.${clash} and ${model}.${prop.name} both map to field "${field}"; rename one`, model);
+    if (clash !== undefined)
+      fail(
+        `${where}: ${model}.${clash} and ${model}.${prop.name} both map to field "${field}"; rename one`,
+        model,
+      );
     names.set(field, prop.name);
     const codec =
-      options.codecs?.[field] ??
+      (options.codecs?.[field] as Codec<never> | undefined) ??
       (kind === 'scalar' ? codecForProperty(prop) : kind === 'toMany' ? codecs.pkList : codecs.pk);
     out.push({ prop, field, kind, codec: codec as Codec<never> | undefined });
   }
   for (const field of Object.keys(options.codecs ?? {})) {
-    if (!names.has(field)) fail(`${where}: \`codecs\` names field "${field}", which is not a field of the record`, model);
+    if (!names.has(field))
+      fail(`${where}: \`codecs\` names field "${field}", which is not a field of the record`, model);
   }
   return out;
 }

@@ -1,5 +1,5 @@
 import type { ChangeSet, EntityManager, EntityMetadata, EntityProperty, UnitOfWork } from '@mikro-orm/core';
-import { ReferenceKind, helper } from '@mikro-orm/core';
+import { helper, ReferenceKind } from '@mikro-orm/core';
 import type { Pk } from '../strategy/pk.js';
 import {
   type EntityRef,
@@ -28,12 +28,14 @@ export interface FlushCapture {
   readonly known: Map<string, EntityRef>;
   /** Entities whose pk the flush may assign (new ones), resolved after the flush. */
   readonly entities: Set<object>;
+  /** Previous values MikroORM does not know, to look up before the flush's SQL runs. */
+  readonly lookups: Map<string, Lookup>;
   /** Set once the capture was handed on, so the `afterFlush` that follows a commit skips it. */
   emitted: boolean;
 }
 
 /** One thing MikroORM did not know before the flush, to look up with one batched query. */
-interface Lookup {
+export interface Lookup {
   readonly meta: EntityMetadata;
   readonly prop: EntityProperty;
   readonly pks: Set<Pk>;
@@ -51,13 +53,22 @@ function addEntity(entities: Set<object>, value: unknown): void {
 function lookup(lookups: Map<string, Lookup>, meta: EntityMetadata, prop: EntityProperty, pk: Pk): void {
   const key = `${meta.className}.${prop.name}`;
   let entry = lookups.get(key);
-  if (!entry) lookups.set(key, (entry = { meta, prop, pks: new Set() }));
+  if (!entry) {
+    entry = { meta, prop, pks: new Set() };
+    lookups.set(key, entry);
+  }
   entry.pks.add(pk);
 }
 
-function collectionItems(value: unknown): { items: object[]; snapshot: object[] | undefined; initialized: boolean } | null {
+function collectionItems(
+  value: unknown,
+): { items: object[]; snapshot: object[] | undefined; initialized: boolean } | null {
   const collection = value as
-    | { getItems?(check?: boolean): object[]; getSnapshot?(): object[] | undefined; isInitialized?(): boolean }
+    | {
+        getItems?(check?: boolean): object[];
+        getSnapshot?(): object[] | undefined;
+        isInitialized?(): boolean;
+      }
     | null
     | undefined;
   if (!collection || typeof collection.getItems !== 'function') return null;
@@ -83,7 +94,12 @@ function captureDelete(
   const current = entity as Record<string, unknown>;
   for (const prop of meta.relations) {
     if (isToOneOwner(prop)) {
-      if (prop.name in original) addKnown(capture.known, prop.targetMeta!.className, normalizeDbPk(prop.targetMeta!, original[prop.name]));
+      if (prop.name in original)
+        addKnown(
+          capture.known,
+          prop.targetMeta!.className,
+          normalizeDbPk(prop.targetMeta!, original[prop.name]),
+        );
       else lookup(lookups, meta, prop, pk);
       addEntity(capture.entities, current[prop.name]);
     } else if (isToMany(prop) || prop.kind === ReferenceKind.ONE_TO_ONE) {
@@ -104,7 +120,11 @@ function captureDelete(
 }
 
 /** A created or updated entity: itself, and the previous and new targets of changed to-one relations. */
-function captureUpsert(changeSet: ChangeSet<object>, capture: FlushCapture, lookups: Map<string, Lookup>): void {
+function captureUpsert(
+  changeSet: ChangeSet<object>,
+  capture: FlushCapture,
+  lookups: Map<string, Lookup>,
+): void {
   const { meta, entity, payload } = changeSet;
   capture.entities.add(entity);
   const isCreate = changeSet.type === 'create';
@@ -115,7 +135,12 @@ function captureUpsert(changeSet: ChangeSet<object>, capture: FlushCapture, look
     if (!isCreate && !(prop.name in (payload as object))) continue;
     addEntity(capture.entities, (entity as Record<string, unknown>)[prop.name]);
     if (isCreate || pk === null) continue;
-    if (prop.name in original) addKnown(capture.known, prop.targetMeta!.className, normalizeDbPk(prop.targetMeta!, original[prop.name]));
+    if (prop.name in original)
+      addKnown(
+        capture.known,
+        prop.targetMeta!.className,
+        normalizeDbPk(prop.targetMeta!, original[prop.name]),
+      );
     else lookup(lookups, meta, prop, pk);
   }
 }
@@ -150,26 +175,37 @@ function helperMeta(entity: object): EntityMetadata | undefined {
   return helper(entity)?.__meta;
 }
 
+/** A capture with nothing in it yet. */
+export function emptyCapture(): FlushCapture {
+  return { known: new Map(), entities: new Set(), lookups: new Map(), emitted: false };
+}
+
 /**
- * Captures a flush in `onFlush`. `resolveUnknown` (see `CacheSubscriberOptions`) runs one query per
- * relation whose previous members MikroORM does not know, inside the flush's transaction.
+ * Captures a flush in `onFlush`, synchronously: what the unit of work knows. What it does not know
+ * is listed in `capture.lookups`, for {@link resolveLookups}.
  */
-export async function captureFlush(uow: UnitOfWork, em: EntityManager, resolveUnknown: boolean): Promise<FlushCapture> {
-  const capture: FlushCapture = { known: new Map(), entities: new Set(), emitted: false };
-  const lookups = new Map<string, Lookup>();
+export function captureFlush(uow: UnitOfWork): FlushCapture {
+  const capture = emptyCapture();
   for (const changeSet of uow.getChangeSets() as ChangeSet<object>[]) {
-    if (changeSet.type.startsWith('delete')) captureDelete(uow, changeSet, capture, lookups);
-    else captureUpsert(changeSet, capture, lookups);
+    if (changeSet.type.startsWith('delete')) captureDelete(uow, changeSet, capture, capture.lookups);
+    else captureUpsert(changeSet, capture, capture.lookups);
   }
-  captureCollections(uow, capture, lookups);
-  if (resolveUnknown && lookups.size > 0) {
-    const ctx = em.getTransactionContext();
-    for (const { meta, prop, pks } of lookups.values()) {
-      const pairs = await fetchRelationPairs(em, meta, prop, [...pks], ctx);
-      for (const [, related] of pairs) addKnown(capture.known, prop.targetMeta!.className, related);
-    }
-  }
+  captureCollections(uow, capture, capture.lookups);
   return capture;
+}
+
+/**
+ * Runs the capture's lookups: one query per relation whose previous members MikroORM does not
+ * know, inside the flush's transaction (so it sees that transaction's earlier writes), before the
+ * flush's own SQL changes them.
+ */
+export async function resolveLookups(em: EntityManager, capture: FlushCapture): Promise<void> {
+  if (capture.lookups.size === 0) return;
+  const ctx = em.getTransactionContext();
+  for (const { meta, prop, pks } of capture.lookups.values()) {
+    const pairs = await fetchRelationPairs(em, meta, prop, [...pks], ctx);
+    for (const [, related] of pairs) addKnown(capture.known, prop.targetMeta!.className, related);
+  }
 }
 
 /**
@@ -182,7 +218,8 @@ export function finishCapture(uow: UnitOfWork, capture: FlushCapture | undefined
   for (const changeSet of uow.getChangeSets() as ChangeSet<object>[]) {
     if (changeSet.type.startsWith('delete')) {
       const pk = normalizeDbPk(changeSet.meta, changeSet.getPrimaryKey());
-      if (pk !== null) refs.set(refKey(changeSet.meta.className, pk), { entity: changeSet.meta.className, pk });
+      if (pk !== null)
+        refs.set(refKey(changeSet.meta.className, pk), { entity: changeSet.meta.className, pk });
       continue;
     }
     entities.add(changeSet.entity);

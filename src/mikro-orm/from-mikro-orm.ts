@@ -65,7 +65,13 @@ function described<F extends (...args: never[]) => unknown>(fn: F, text: string)
 
 function sortPks(pks: Pk[]): Pk[] {
   return pks.sort((a, b) =>
-    typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0,
+    typeof a === 'number' && typeof b === 'number'
+      ? a - b
+      : String(a) < String(b)
+        ? -1
+        : String(a) > String(b)
+          ? 1
+          : 0,
   );
 }
 
@@ -102,7 +108,8 @@ export function fromMikroOrm<T extends object = object>(
   entity: EntityName<T>,
   options: FromMikroOrmOptions<T> = {},
 ): ModelDefinition<string, T, DerivedRecord> {
-  if (!orm || typeof orm.getMetadata !== 'function') fail('the first argument must be an initialised MikroORM instance');
+  if (!orm || typeof orm.getMetadata !== 'function')
+    fail('the first argument must be an initialised MikroORM instance');
   const entityName = typeof entity === 'string' ? entity : Utils.className(entity);
   const meta = orm.getMetadata().find(entityName) as EntityMetadata<T> | undefined;
   if (!meta) {
@@ -111,8 +118,13 @@ export function fromMikroOrm<T extends object = object>(
   }
   const pkProp = singlePkProp(meta);
   if (!pkProp) fail(`${meta.className} has a composite pk, which is not supported`, meta.className);
-  const pkType = pkProp.runtimeType === 'number' ? 'number' : pkProp.runtimeType === 'string' ? 'string' : undefined;
-  if (!pkType) fail(`${meta.className}.${pkProp.name} is a ${pkProp.runtimeType} pk; use a number or string pk`, meta.className);
+  const pkType =
+    pkProp.runtimeType === 'number' ? 'number' : pkProp.runtimeType === 'string' ? 'string' : undefined;
+  if (!pkType)
+    fail(
+      `${meta.className}.${pkProp.name} is a ${pkProp.runtimeType} pk; use a number or string pk`,
+      meta.className,
+    );
   const name = options.name ?? meta.className;
   const neighbours = options.neighbours ?? 'changed';
   const cascadeTo = options.cascadeTo ? new Set(options.cascadeTo) : null;
@@ -124,7 +136,9 @@ export function fromMikroOrm<T extends object = object>(
   const perVersion = new Map<string, VersionPlan<T>>();
   const basePlan = plan({}, `model "${name}"`);
   if (options.versions && !Array.isArray(options.versions)) {
-    for (const [version, own] of Object.entries(options.versions as Record<string, FromMikroOrmVersionOptions<T>>)) {
+    for (const [version, own] of Object.entries(
+      options.versions as Record<string, FromMikroOrmVersionOptions<T>>,
+    )) {
       perVersion.set(version, plan(own, `model "${name}" version "${version}"`));
     }
   }
@@ -133,11 +147,12 @@ export function fromMikroOrm<T extends object = object>(
   // Relations read through another table, for the union of the versions' fields: one load serves all.
   const listProps = new Map<string, DerivedField['prop']>();
   for (const { fields } of plans) {
-    for (const f of fields) if (f.kind === 'toMany' || f.kind === 'toOneInverse') listProps.set(f.prop.name, f.prop);
+    for (const f of fields)
+      if (f.kind === 'toMany' || f.kind === 'toOneInverse') listProps.set(f.prop.name, f.prop);
   }
-  const lazyProps = [...new Set(plans.flatMap((p) => p.fields.filter((f) => f.kind === 'scalar' && f.prop.lazy)))].map(
-    (f) => f.prop.name,
-  );
+  const lazyProps = [
+    ...new Set(plans.flatMap((p) => p.fields.filter((f) => f.kind === 'scalar' && f.prop.lazy))),
+  ].map((f) => f.prop.name);
   // Pks read through another table, per loaded entity. A WeakMap keeps entities plain MikroORM entities.
   const lists = new WeakMap<object, Map<string, Pk[]>>();
 
@@ -167,7 +182,7 @@ export function fromMikroOrm<T extends object = object>(
     `fromMikroOrm.load(${meta.className}; lists: ${[...listProps.keys()].join(',')}; lazy: ${lazyProps.join(',')})`,
   );
 
-  const valueOf = (item: T, f: DerivedField): unknown => {
+  const fieldValue = (item: T, f: DerivedField): unknown => {
     const raw = (item as Record<string, unknown>)[f.prop.name];
     if (f.kind === 'scalar') return scalarValue(raw) ?? null;
     if (f.kind === 'toOne') {
@@ -185,12 +200,15 @@ export function fromMikroOrm<T extends object = object>(
     return f.kind === 'toMany' ? sortPks([...related]) : (related[0] ?? null);
   };
 
-  const functionsFor = (version: string, { fields, visible }: VersionPlan<T>): VersionFunctions<T, DerivedRecord> => {
+  const functionsFor = (
+    version: string,
+    { fields, visible }: VersionPlan<T>,
+  ): VersionFunctions<T, DerivedRecord> => {
     const serialize = described(
       (item: T): DerivedRecord | null => {
         if (visible && !visible(item)) return null;
         const record: Record<string, unknown> = {};
-        for (const f of fields) record[f.field] = valueOf(item, f);
+        for (const f of fields) record[f.field] = fieldValue(item, f);
         return record;
       },
       `fromMikroOrm.serialize(${meta.className}@${version}: ${fields.map((f) => `${f.prop.name}>${f.field}:${f.codec?.name ?? '-'}`).join(',')}; visible: ${visible ? String(visible) : '-'})`,
@@ -201,7 +219,7 @@ export function fromMikroOrm<T extends object = object>(
         if (f.kind === 'scalar') continue;
         const target = f.prop.targetMeta!.className;
         if (cascadeTo && !cascadeTo.has(target)) continue;
-        const now = item ? toPkList(valueOf(item, f)) : [];
+        const now = item ? toPkList(fieldValue(item, f)) : [];
         const before = previous && f.field in previous ? toPkList(previous[f.field]) : null;
         const nowSet = new Set(now);
         const beforeSet = new Set(before ?? []);
@@ -235,6 +253,7 @@ export function fromMikroOrm<T extends object = object>(
 
 function toPkList(value: unknown): Pk[] {
   if (value === null || value === undefined) return [];
-  if (Array.isArray(value)) return value.filter((pk): pk is Pk => typeof pk === 'number' || typeof pk === 'string');
+  if (Array.isArray(value))
+    return value.filter((pk): pk is Pk => typeof pk === 'number' || typeof pk === 'string');
   return typeof value === 'number' || typeof value === 'string' ? [value] : [];
 }

@@ -2,11 +2,11 @@ import {
   type EntityManager,
   type EntityMetadata,
   type EntityProperty,
+  helper,
   Reference,
   ReferenceKind,
   ScalarReference,
   type Transaction,
-  helper,
 } from '@mikro-orm/core';
 import type { Pk } from '../strategy/pk.js';
 
@@ -44,7 +44,9 @@ export function isToMany(prop: EntityProperty): boolean {
 
 /** Every relation property of an entity (to-one, to-many, many-to-many), persisted ones only. */
 export function relationProps(meta: EntityMetadata): EntityProperty[] {
-  return meta.props.filter((prop) => prop.kind !== ReferenceKind.SCALAR && prop.kind !== ReferenceKind.EMBEDDED);
+  return meta.props.filter(
+    (prop) => prop.kind !== ReferenceKind.SCALAR && prop.kind !== ReferenceKind.EMBEDDED,
+  );
 }
 
 /** The single pk property of an entity, or `undefined` for a composite pk (not supported). */
@@ -134,7 +136,10 @@ export async function fetchRelationPairs(
     relatedColumn = prop.fieldNames[0]!;
   } else {
     const fk = target.properties[prop.mappedBy];
-    if (!fk) throw new Error(`${meta.className}.${prop.name}: mappedBy ${prop.mappedBy} not found on ${target.className}`);
+    if (!fk)
+      throw new Error(
+        `${meta.className}.${prop.name}: mappedBy ${prop.mappedBy} not found on ${target.className}`,
+      );
     table = tableOf(target);
     ownerColumn = fk.fieldNames[0]!;
     relatedColumn = singlePkProp(target)!.fieldNames[0]!;
@@ -142,7 +147,10 @@ export async function fetchRelationPairs(
   const placeholders = ownerPks.map(() => '?').join(', ');
   const sql = `select ?? as ??, ?? as ?? from ?? where ?? in (${placeholders})`;
   const params = [ownerColumn, 'owner_pk', relatedColumn, 'related_pk', table, ownerColumn, ...ownerPks];
-  const rows = (await em.getConnection().execute(sql, params, 'all', ctx)) as { owner_pk: unknown; related_pk: unknown }[];
+  const rows = (await em.getConnection().execute(sql, params, 'all', ctx)) as {
+    owner_pk: unknown;
+    related_pk: unknown;
+  }[];
   const pairs: [Pk, Pk][] = [];
   for (const row of rows) {
     const owner = normalizeDbPk(meta, row.owner_pk);

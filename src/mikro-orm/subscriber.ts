@@ -7,7 +7,14 @@ import type {
   UnitOfWork,
 } from '@mikro-orm/core';
 import type { Ref } from '../strategy/define.js';
-import { captureFlush, type FlushCapture, finishCapture, upsertRefs } from './flush-capture.js';
+import {
+  captureFlush,
+  emptyCapture,
+  type FlushCapture,
+  finishCapture,
+  resolveLookups,
+  upsertRefs,
+} from './flush-capture.js';
 import type { EntityRef } from './relations.js';
 
 /**
@@ -132,10 +139,21 @@ export class CacheSubscriber implements EventSubscriber {
 
   /** Captures the flush while the unit of work still knows the previous state. */
   async onFlush(args: FlushEventArgs): Promise<void> {
+    let capture: FlushCapture;
     try {
-      this.#captures.set(args.uow, await captureFlush(args.uow, args.em, this.#options.resolveUnknown ?? true));
+      capture = captureFlush(args.uow);
     } catch (error) {
+      // What the change sets say after the flush is still collected (see finishCapture).
       this.#report(error, null);
+      capture = emptyCapture();
+    }
+    this.#captures.set(args.uow, capture);
+    if (this.#options.resolveUnknown ?? true) {
+      try {
+        await resolveLookups(args.em, capture);
+      } catch (error) {
+        this.#report(error, null);
+      }
     }
   }
 
@@ -221,8 +239,13 @@ export class CacheSubscriber implements EventSubscriber {
       for (const [key, ref] of parked ?? []) refs.set(key, ref);
     }
     if (args.uow) {
-      const capture = this.#captures.get(args.uow);
-      if (capture && !capture.emitted) {
+      let capture = this.#captures.get(args.uow);
+      if (!capture) {
+        // No onFlush seen (the subscriber was registered mid-flush): the change sets still tell.
+        capture = emptyCapture();
+        this.#captures.set(args.uow, capture);
+      }
+      if (!capture.emitted) {
         capture.emitted = true;
         try {
           for (const [key, ref] of finishCapture(args.uow, capture)) refs.set(key, ref);
@@ -238,7 +261,10 @@ export class CacheSubscriber implements EventSubscriber {
     if (refs.size === 0) return;
     const root = rootOf(trx);
     let parked = this.#pending.get(root);
-    if (!parked) this.#pending.set(root, (parked = new Map()));
+    if (!parked) {
+      parked = new Map();
+      this.#pending.set(root, parked);
+    }
     for (const [key, ref] of refs) parked.set(key, ref);
   }
 
@@ -270,7 +296,10 @@ export class CacheSubscriber implements EventSubscriber {
 
   #report(error: unknown, batch: InvalidationBatch | null): void {
     try {
-      this.#options.logger?.error?.('CacheSubscriber: invalidation failed', { error, refs: batch?.refs.length ?? 0 });
+      this.#options.logger?.error?.('CacheSubscriber: invalidation failed', {
+        error,
+        refs: batch?.refs.length ?? 0,
+      });
       this.#options.onError?.(error, batch);
     } catch {
       // A failing error hook must not turn a committed write into a rejected flush.

@@ -36,7 +36,10 @@ let counter = 0;
 /** A Postgres database name unique to this process and call. */
 function uniqueDatabaseName(label: string): string {
   counter += 1;
-  const safe = label.toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 24);
+  const safe = label
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .slice(0, 24);
   return `gci_${safe}_${process.pid}_${counter}_${Date.now().toString(36)}`;
 }
 

@@ -5,13 +5,21 @@
  */
 import { Choice, type IUser, Question, User } from '../../examples/poll/entities.js';
 import { type SeededPoll, type SeedPollOptions, seedPoll } from '../../examples/poll/seed.js';
-import { defineStrategy, InstanceCache, type Pk } from '../../src/index.js';
-import { CacheSubscriber, type CacheSubscriberOptions, fromMikroOrm, type MikroOrmLike } from '../../src/mikro-orm/index.js';
+import { defineStrategy, InstanceCache, type Pk, type Strategy } from '../../src/index.js';
+import {
+  CacheSubscriber,
+  type CacheSubscriberOptions,
+  fromMikroOrm,
+  type MikroOrmLike,
+} from '../../src/mikro-orm/index.js';
 import { createTestOrm, type TestDatabase, type TestOrm } from './mikro-orm.js';
 import { createRecordingTarget, type RecordingTarget } from './recording-target.js';
 
-/** The poll models in two versions: v2 renames the text fields and shows inactive users. */
-export function createPollStrategy(orm: MikroOrmLike) {
+/**
+ * The poll models in two versions, for the integration suites: v2 renames the text fields and
+ * shows inactive users, which v1 hides. (The example app's own strategy is examples/poll/strategy.ts.)
+ */
+export function createTestPollStrategy(orm: MikroOrmLike) {
   return defineStrategy({
     versions: ['v1', 'v2'],
     models: [
@@ -24,13 +32,21 @@ export function createPollStrategy(orm: MikroOrmLike) {
   });
 }
 
-/** The models and versions of {@link createPollStrategy}. */
+/** The models of {@link createTestPollStrategy}. */
 export const POLL_MODELS = ['Question', 'Choice', 'User'] as const;
+/** The versions of {@link createTestPollStrategy}. */
 export const POLL_VERSIONS = ['v1', 'v2'] as const;
 type PollModel = (typeof POLL_MODELS)[number];
+type PollRecords = ReturnType<typeof createTestPollStrategy> extends Strategy<infer R> ? R : never;
 type Snapshot = Record<string, (object | null)[]>;
 
-export const SMALL_POLL: SeedPollOptions = { questions: 3, choicesPerQuestion: 3, users: 8, votesPerChoice: 3 };
+/** The data each test starts from: 3 questions × 3 choices, 8 users, 3 voters per choice. */
+export const SMALL_POLL: SeedPollOptions = {
+  questions: 3,
+  choicesPerQuestion: 3,
+  users: 8,
+  votesPerChoice: 3,
+};
 
 /** Creates the fixture; call `reset()` before each test and `close()` after all. */
 export async function createPollCacheFixture(
@@ -38,13 +54,13 @@ export async function createPollCacheFixture(
   label: string,
   subscriberOptions: CacheSubscriberOptions = {},
 ) {
-  let cache: InstanceCache | undefined;
+  let cache: InstanceCache<PollRecords> | undefined;
   let target: RecordingTarget = createRecordingTarget();
   let db: TestOrm | undefined;
   const subscriber = new CacheSubscriber(() => target, subscriberOptions);
   db = await createTestOrm(database, { label, subscribers: [subscriber] });
   const orm = db.orm;
-  const strategy = createPollStrategy(orm);
+  const strategy = createTestPollStrategy(orm);
   let seeded: SeededPoll | undefined;
 
   /** Every pk now in the database, plus `extra` (deleted ones, to read their "not found"). */
@@ -52,9 +68,15 @@ export async function createPollCacheFixture(
     const em = orm.em.fork();
     const ids = async (entity: typeof Question | typeof Choice | typeof User, model: PollModel) => {
       const rows = (await em.find(entity as typeof Question, {}, { fields: ['id'] })) as { id: number }[];
-      return [...new Set([...rows.map((row) => row.id), ...(extra[model] ?? [])])].sort((a, b) => Number(a) - Number(b));
+      return [...new Set([...rows.map((row) => row.id), ...(extra[model] ?? [])])].sort(
+        (a, b) => Number(a) - Number(b),
+      );
     };
-    return { Question: await ids(Question, 'Question'), Choice: await ids(Choice, 'Choice'), User: await ids(User, 'User') };
+    return {
+      Question: await ids(Question, 'Question'),
+      Choice: await ids(Choice, 'Choice'),
+      User: await ids(User, 'User'),
+    };
   };
 
   const fixture = {
@@ -63,7 +85,7 @@ export async function createPollCacheFixture(
     get sql() {
       return db!.sql;
     },
-    get cache(): InstanceCache {
+    get cache(): InstanceCache<PollRecords> {
       if (!cache) throw new Error('call reset() first');
       return cache;
     },
@@ -106,7 +128,8 @@ export async function createPollCacheFixture(
         for (const version of POLL_VERSIONS) {
           const resolved = strategy.resolve(model, version);
           const loaded = new Map<Pk, unknown>();
-          for (const entity of await resolved.load(pks[model], { model, version })) loaded.set(resolved.pkOf(entity), entity);
+          for (const entity of await resolved.load(pks[model], { model, version }))
+            loaded.set(resolved.pkOf(entity), entity);
           out[`${model}@${version}`] = pks[model].map((pk) => {
             const record = loaded.has(pk) ? resolved.serialize!(loaded.get(pk)) : null;
             return record === null ? null : resolved.codec.decode(resolved.codec.encode(record));

@@ -35,7 +35,8 @@ export function createRecordingTarget(
   } = {},
 ): RecordingTarget {
   const calls: RecordedUpdate[] = [];
-  const strategy = options.next?.strategy ?? (options.modelNames ? { modelNames: options.modelNames } : undefined);
+  const strategy =
+    options.next?.strategy ?? (options.modelNames ? { modelNames: options.modelNames } : undefined);
   return {
     calls,
     get refs() {
@@ -46,7 +47,11 @@ export function createRecordingTarget(
     },
     ...(strategy ? { strategy } : {}),
     async update(refs, updateOptions) {
-      calls.push({ refs: formatRefs(refs), updateOnly: updateOptions?.updateOnly, after: options.lastStatement?.() });
+      calls.push({
+        refs: formatRefs(refs),
+        updateOnly: updateOptions?.updateOnly,
+        after: options.lastStatement?.(),
+      });
       return options.next?.update(refs, updateOptions);
     },
   };

@@ -4,10 +4,13 @@
  * REQUIRE_SERVICES=1, in which case the test file FAILS.
  *
  * @example
+ * await describeServices(['postgres', 'redis'], 'the cache on Postgres and Redis', () => { ... });
+ * // or, to parameterise:
  * const pg = await servicesAvailable('postgres');
  * describe.runIf(pg)('on Postgres', () => { ... });
  */
 import { connect } from 'node:net';
+import { describe } from 'vitest';
 import { gate } from './gate.js';
 
 /** A service a suite may need. */
@@ -67,4 +70,18 @@ export function servicesAvailable(name: ServiceName): Promise<boolean> {
     checks.set(name, check);
   }
   return check;
+}
+
+/**
+ * `describe` for a suite that needs services: it runs when every one answers, is skipped (one line
+ * per service on stderr) when one does not, and fails the file under REQUIRE_SERVICES=1. Await it
+ * at the top level of the test file.
+ */
+export async function describeServices(
+  services: readonly ServiceName[],
+  title: string,
+  fn: () => void,
+): Promise<void> {
+  const available = await Promise.all(services.map((name) => servicesAvailable(name)));
+  describe.runIf(available.every(Boolean))(title, fn);
 }

@@ -22,7 +22,12 @@ describe.each(await testDatabases())('fromMikroOrm on %s', (database) => {
   let seeded: SeededPoll;
   beforeAll(async () => {
     db = await createTestOrm(database, { label: 'from_mikro_orm' });
-    seeded = await seedPoll(db.orm.em.fork(), { questions: 4, choicesPerQuestion: 3, users: 10, votesPerChoice: 3 });
+    seeded = await seedPoll(db.orm.em.fork(), {
+      questions: 4,
+      choicesPerQuestion: 3,
+      users: 10,
+      votesPerChoice: 3,
+    });
   });
   afterAll(async () => {
     await db?.close();
@@ -35,7 +40,10 @@ describe.each(await testDatabases())('fromMikroOrm on %s', (database) => {
         fromMikroOrm(db.orm, 'Question', { versions: { v1: {}, v2: { rename: { questionText: 'text' } } } }),
         fromMikroOrm(db.orm, Choice),
         fromMikroOrm<IUser>(db.orm, User, {
-          versions: { v1: { exclude: ['active'], visible: (user) => user.active }, v2: { fields: ['id', 'username'] } },
+          versions: {
+            v1: { exclude: ['active'], visible: (user) => user.active },
+            v2: { fields: ['id', 'username'] },
+          },
         }),
       ],
     });
@@ -43,7 +51,9 @@ describe.each(await testDatabases())('fromMikroOrm on %s', (database) => {
   it('derives the record: scalars, <prop>Id for to-one, sorted <singular>Ids for to-many', async () => {
     const s = strategy();
     const [choice] = await loadAndSerialize(s.resolve('Choice', 'v1'), [seeded.choiceIds[0]!]);
-    const fresh = await db.orm.em.fork().findOneOrFail(Choice, seeded.choiceIds[0]!, { populate: ['voters'] });
+    const fresh = await db.orm.em
+      .fork()
+      .findOneOrFail(Choice, seeded.choiceIds[0]!, { populate: ['voters'] });
     expect(choice).toEqual({
       id: fresh.id,
       choiceText: fresh.choiceText,
@@ -63,7 +73,12 @@ describe.each(await testDatabases())('fromMikroOrm on %s', (database) => {
   it('codecs come from property and relation kinds', () => {
     const s = strategy();
     const q = s.resolve('Question', 'v1');
-    const record = { id: 1, questionText: 'x', pubDate: new Date('2024-05-01T10:00:00.123Z'), choiceIds: [3, 1, 2] };
+    const record = {
+      id: 1,
+      questionText: 'x',
+      pubDate: new Date('2024-05-01T10:00:00.123Z'),
+      choiceIds: [3, 1, 2],
+    };
     expect(q.codec.decode(q.codec.encode(record))).toEqual({ ...record, choiceIds: [1, 2, 3] });
   });
 
@@ -94,7 +109,9 @@ describe.each(await testDatabases())('fromMikroOrm on %s', (database) => {
 
   it('pks that do not exist are simply absent from what load returns', async () => {
     const version = strategy().resolve('Question', 'v1');
-    const loaded = [...(await version.load([seeded.questionIds[0]!, 999_999], { model: 'Question', version: 'v1' }))];
+    const loaded = [
+      ...(await version.load([seeded.questionIds[0]!, 999_999], { model: 'Question', version: 'v1' })),
+    ];
     expect(loaded.map((q) => version.pkOf(q))).toEqual([seeded.questionIds[0]]);
   });
 
@@ -153,7 +170,10 @@ describe.each(await testDatabases())('fromMikroOrm on %s', (database) => {
 
   it('a different field list gives a different key prefix (old records are never read)', () => {
     const one = defineStrategy({ versions: ['v1'], models: [fromMikroOrm(db.orm, 'Question')] });
-    const two = defineStrategy({ versions: ['v1'], models: [fromMikroOrm(db.orm, 'Question', { exclude: ['pubDate'] })] });
+    const two = defineStrategy({
+      versions: ['v1'],
+      models: [fromMikroOrm(db.orm, 'Question', { exclude: ['pubDate'] })],
+    });
     const same = defineStrategy({ versions: ['v1'], models: [fromMikroOrm(db.orm, 'Question')] });
     expect(one.versionPrefix('v1')).not.toBe(two.versionPrefix('v1'));
     expect(one.versionPrefix('v1')).toBe(same.versionPrefix('v1'));
@@ -175,10 +195,16 @@ describe.each(await testDatabases())('fromMikroOrm on %s', (database) => {
 
   it.each([
     [() => fromMikroOrm(db.orm, 'Poll'), 'fromMikroOrm: unknown entity "Poll"'],
-    [() => fromMikroOrm(db.orm, 'Question', { fields: ['title'] }), '`fields` names "title", which is not a property of Question'],
+    [
+      () => fromMikroOrm(db.orm, 'Question', { fields: ['title'] }),
+      '`fields` names "title", which is not a property of Question',
+    ],
     [() => fromMikroOrm(db.orm, 'Question', { exclude: ['nope'] }), '`exclude` names "nope"'],
     [() => fromMikroOrm(db.orm, 'Question', { rename: { questionText: 'id' } }), 'both map to field "id"'],
-    [() => fromMikroOrm(db.orm, 'Question', { codecs: { nope: codecs.json } }), '`codecs` names field "nope"'],
+    [
+      () => fromMikroOrm(db.orm, 'Question', { codecs: { nope: codecs.json } }),
+      '`codecs` names field "nope"',
+    ],
     [() => fromMikroOrm({} as never, 'Question'), 'initialised MikroORM instance'],
   ])('misuse fails at definition time with E_STRATEGY_INVALID (%#)', (define, message) => {
     let error: unknown;

@@ -1,0 +1,44 @@
+import type { EventSubscriber, Logger, LoggerOptions, MikroORM } from '@mikro-orm/core';
+import { pollEntities } from './entities.js';
+
+/** Options of {@link createPollOrm}. */
+export interface CreatePollOrmOptions {
+  /**
+   * Where the data lives. `':memory:'` (default) is a private better-sqlite database; a
+   * `postgresql://…` URL is a real Postgres database, created if missing.
+   */
+  database?: string;
+  /** Subscribers registered at init (register the cache subscriber first). Default: none. */
+  subscribers?: EventSubscriber[];
+  /** A MikroORM `loggerFactory` (the tests count SQL statements through one). Default: MikroORM's. */
+  loggerFactory?: (options: LoggerOptions) => Logger;
+  /** Drop and recreate the schema. Default `true` (a fresh, empty database). */
+  fresh?: boolean;
+}
+
+/**
+ * Initialises MikroORM for the poll app on better-sqlite (in memory) or Postgres, and creates the
+ * schema. Both drivers are loaded on demand, so an app that uses one never loads the other.
+ *
+ * @example
+ * const orm = await createPollOrm({ database: process.env.DATABASE_URL ?? ':memory:' });
+ */
+export async function createPollOrm(options: CreatePollOrmOptions = {}): Promise<MikroORM> {
+  const database = options.database ?? ':memory:';
+  const common = {
+    entities: pollEntities,
+    subscribers: options.subscribers ?? [],
+    ...(options.loggerFactory ? { loggerFactory: options.loggerFactory } : {}),
+  };
+  let orm: MikroORM;
+  if (/^postgres(ql)?:\/\//.test(database)) {
+    const { MikroORM: PostgresOrm } = await import('@mikro-orm/postgresql');
+    orm = (await PostgresOrm.init({ ...common, clientUrl: database })) as unknown as MikroORM;
+    await orm.schema.ensureDatabase();
+  } else {
+    const { MikroORM: SqliteOrm } = await import('@mikro-orm/better-sqlite');
+    orm = (await SqliteOrm.init({ ...common, dbName: database })) as unknown as MikroORM;
+  }
+  if (options.fresh ?? true) await orm.schema.refreshDatabase();
+  return orm;
+}

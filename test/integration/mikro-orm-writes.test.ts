@@ -1,0 +1,240 @@
+/**
+ * Writes through MikroORM keep the InstanceCache exact, on better-sqlite and the real Postgres.
+ * Each test warms every record of every model in both versions, writes, and then proves that
+ * reading everything again costs NO query (every affected key was refreshed in place, none just
+ * dropped) and equals a fresh serialization from the database.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Choice, Question, User } from '../../examples/poll/entities.js';
+import type { Pk } from '../../src/index.js';
+import { testDatabases } from '../support/mikro-orm.js';
+import { createPollCacheFixture, type PollCacheFixture } from '../support/poll-cache.js';
+
+describe.each(await testDatabases())('CacheSubscriber + InstanceCache on %s: writes', (database) => {
+  let f: PollCacheFixture;
+  beforeAll(async () => {
+    f = await createPollCacheFixture(database, 'writes');
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+  beforeEach(async () => {
+    await f.reset();
+    await f.readAll();
+    f.sql.reset();
+  });
+
+  /** Everything the cache serves, in every version, equals the database — at zero queries. */
+  const expectExact = async (deleted: Partial<Record<'Question' | 'Choice' | 'User', Pk[]>> = {}) => {
+    const pks = await f.allPks(deleted);
+    const read = await f.sql.measure(() => f.readAll(pks));
+    expect(read.queries).toEqual([]);
+    expect(read.result).toEqual(await f.freshAll(pks));
+    return read.result;
+  };
+  const choice = (id = f.seeded.choiceIds[0]!, populate = true) =>
+    f.orm.em.fork().findOneOrFail(Choice, id, { populate: populate ? ['voters'] : [] });
+  const record = async <T>(model: 'Question' | 'Choice' | 'User', pk: Pk, version = 'v1') =>
+    (await f.cache.getInstances(model, [pk], { version }))[0] as T | null;
+
+  it('create: the new choice, its question and its voter', async () => {
+    const em = f.orm.em.fork();
+    const created = em.create(Choice, { choiceText: 'new', question: f.seeded.questionIds[1]! });
+    created.voters.add(em.getReference(User, f.seeded.userIds[0]!));
+    await em.flush();
+    expect(f.target.calls).toHaveLength(1);
+    expect(f.target.calls[0]!.after).toBe('commit');
+    await expectExact();
+    expect(
+      (await record<{ choiceIds: number[] }>('Question', f.seeded.questionIds[1]!))!.choiceIds,
+    ).toContain(created.id);
+  });
+
+  it('update of a field: one reload of the instance (entities + voters), every version', async () => {
+    const em = f.orm.em.fork();
+    const loaded = await em.findOneOrFail(Choice, f.seeded.choiceIds[0]!);
+    loaded.choiceText = 'changed';
+    f.sql.reset();
+    await em.flush();
+    expect(f.sql.selects).toHaveLength(2);
+    const [v1, v2] = [
+      await record<{ choiceText: string }>('Choice', loaded.id),
+      await record<{ text: string }>('Choice', loaded.id, 'v2'),
+    ];
+    expect([v1!.choiceText, v2!.text]).toEqual(['changed', 'changed']);
+    await expectExact();
+  });
+
+  it('move between parents: both questions drop / gain the choice', async () => {
+    const em = f.orm.em.fork();
+    const moved = await em.findOneOrFail(Choice, f.seeded.choiceIds[0]!);
+    const from = moved.question.id;
+    const to = f.seeded.questionIds.find((id) => id !== from)!;
+    moved.question = em.getReference(Question, to);
+    await em.flush();
+    await expectExact();
+    expect((await record<{ choiceIds: number[] }>('Question', from))!.choiceIds).not.toContain(moved.id);
+    expect((await record<{ choiceIds: number[] }>('Question', to))!.choiceIds).toContain(moved.id);
+  });
+
+  it('drf sample: deleting a Choice removes it from its Question list (and from its voters)', async () => {
+    const em = f.orm.em.fork();
+    const doomed = await em.findOneOrFail(Choice, f.seeded.choiceIds[0]!);
+    const question = doomed.question.id;
+    em.remove(doomed);
+    await em.flush();
+    await expectExact({ Choice: [doomed.id] });
+    expect(await record('Choice', doomed.id)).toBeNull();
+    expect((await record<{ choiceIds: number[] }>('Question', question))!.choiceIds).not.toContain(doomed.id);
+  });
+
+  it('drf sample: a vote changes the Choice voters list and the User votes list', async () => {
+    const em = f.orm.em.fork();
+    const voted = await em.findOneOrFail(Choice, f.seeded.choiceIds[0]!, { populate: ['voters'] });
+    const voters = new Set(voted.voters.getItems().map((u) => u.id));
+    const user = f.seeded.userIds.find((id) => !voters.has(id))!;
+    voted.voters.add(em.getReference(User, user));
+    f.sql.reset();
+    await em.flush();
+    // After COMMIT: the Choice and the User reload, 2 queries each; their invalidators name only each other.
+    expect(f.sql.selects).toHaveLength(4);
+    expect((await record<{ voterIds: number[] }>('Choice', voted.id))!.voterIds).toContain(user);
+    expect((await record<{ voteIds: number[] }>('User', user, 'v2'))!.voteIds).toContain(voted.id);
+    await expectExact();
+  });
+
+  it('a vote from the inverse side (user.votes.add) is the same', async () => {
+    const em = f.orm.em.fork();
+    const voters = new Set((await choice()).voters.getItems().map((u) => u.id));
+    const user = await em.findOneOrFail(User, f.seeded.userIds.find((id) => !voters.has(id))!, {
+      populate: ['votes'],
+    });
+    user.votes.add(em.getReference(Choice, f.seeded.choiceIds[0]!));
+    await em.flush();
+    await expectExact();
+  });
+
+  it('removing a vote, and clearing voters (loaded, then never loaded)', async () => {
+    const em = f.orm.em.fork();
+    const first = await em.findOneOrFail(Choice, f.seeded.choiceIds[0]!, { populate: ['voters'] });
+    first.voters.remove(first.voters.getItems()[0]!);
+    await em.flush();
+    await expectExact();
+    first.voters.removeAll();
+    await em.flush();
+    await expectExact();
+    const other = f.orm.em.fork();
+    (await other.findOneOrFail(Choice, f.seeded.choiceIds[1]!)).voters.removeAll();
+    await other.flush();
+    await expectExact();
+    expect((await record<{ voterIds: number[] }>('Choice', f.seeded.choiceIds[1]!))!.voterIds).toEqual([]);
+  });
+
+  it('deleting a user (votes by FK cascade) and a question (choices by FK cascade)', async () => {
+    const em = f.orm.em.fork();
+    const userPk = f.seeded.userIds[0]!;
+    em.remove(em.getReference(User, userPk));
+    await em.flush();
+    await expectExact({ User: [userPk] });
+    const question = await em.findOneOrFail(Question, f.seeded.questionIds[0]!);
+    const choices = (await em.find(Choice, { question })).map((c) => c.id);
+    em.remove(question);
+    await em.flush();
+    await expectExact({ User: [userPk], Question: [question.id], Choice: choices });
+    expect(await f.cache.getInstances('Choice', choices)).toEqual(choices.map(() => null));
+  });
+
+  it('deactivating a user hides it in v1 and shows it in v2', async () => {
+    const em = f.orm.em.fork();
+    const user = await em.findOneOrFail(User, { active: true });
+    user.active = false;
+    await em.flush();
+    expect(await record('User', user.id, 'v1')).toBeNull();
+    expect((await record<{ active: boolean }>('User', user.id, 'v2'))!.active).toBe(false);
+    await expectExact();
+  });
+
+  it('a rollback calls no update and leaves the store untouched', async () => {
+    const pks = await f.allPks();
+    const before = await f.readAll(pks);
+    await expect(
+      f.orm.em.fork().transactional(async (em) => {
+        (await em.findOneOrFail(Choice, f.seeded.choiceIds[0]!)).question = em.getReference(
+          Question,
+          f.seeded.questionIds[2]!,
+        );
+        await em.flush();
+        throw new Error('rolled back');
+      }),
+    ).rejects.toThrow('rolled back');
+    expect(f.target.calls).toHaveLength(0);
+    const after = await f.sql.measure(() => f.readAll(pks));
+    expect(after.queries).toEqual([]);
+    expect(after.result).toEqual(before);
+    await expectExact();
+  });
+
+  it('a throwing flush calls no update and leaves the store untouched', async () => {
+    const pks = await f.allPks();
+    const before = await f.readAll(pks);
+    const em = f.orm.em.fork();
+    (await em.findOneOrFail(Question, f.seeded.questionIds[0]!)).questionText = 'never';
+    em.create(User, { username: 'user0001', dateJoined: new Date() });
+    await expect(em.flush()).rejects.toThrow();
+    expect(f.target.calls).toHaveLength(0);
+    const after = await f.sql.measure(() => f.readAll(pks));
+    expect(after.queries).toEqual([]);
+    expect(after.result).toEqual(before);
+    await expectExact();
+  });
+
+  it('nested transactions: one cascade, after the outer commit', async () => {
+    let callsInside = -1;
+    await f.orm.em.fork().transactional(async (outer) => {
+      await outer.transactional(async (inner) => {
+        (await inner.findOneOrFail(Choice, f.seeded.choiceIds[0]!)).choiceText = 'inner';
+      });
+      (await outer.findOneOrFail(Question, f.seeded.questionIds[0]!)).questionText = 'outer';
+      await outer.flush();
+      callsInside = f.target.calls.length;
+    });
+    expect(callsInside).toBe(0);
+    expect(f.target.calls).toHaveLength(1);
+    expect(f.target.calls[0]!.after).toBe('commit');
+    await expectExact();
+  });
+
+  it('a write the subscriber cannot see (nativeUpdate) is repaired by cache.invalidate', async () => {
+    const pk = f.seeded.questionIds[0]!;
+    await f.orm.em.fork().nativeUpdate(Question, { id: pk }, { questionText: 'native' });
+    expect(f.target.calls).toHaveLength(0);
+    expect((await record<{ questionText: string }>('Question', pk))!.questionText).not.toBe('native');
+    await f.cache.invalidate('Question', [pk]);
+    expect((await record<{ questionText: string }>('Question', pk))!.questionText).toBe('native');
+    await expectExact();
+  });
+
+  it('updateOnly: a write refreshes cached keys and leaves misses alone', async () => {
+    const lean = await createPollCacheFixture(database, 'writes_update_only', { updateOnly: true });
+    try {
+      await lean.reset();
+      const pk = lean.seeded.choiceIds[0]!;
+      await lean.cache.getInstances('Choice', [pk]);
+      await lean.cache.getInstances('Choice', [pk], { version: 'v2' });
+      const em = lean.orm.em.fork();
+      const voted = await em.findOneOrFail(Choice, pk, { populate: ['voters'] });
+      const voters = new Set(voted.voters.getItems().map((u) => u.id));
+      voted.voters.add(em.getReference(User, lean.seeded.userIds.find((id) => !voters.has(id))!));
+      lean.sql.reset();
+      await em.flush();
+      expect(lean.target.calls[0]!.updateOnly).toBe(true);
+      // Only the cached Choice reloads (2 queries); the User was never read, so it is skipped.
+      expect(lean.sql.selects).toHaveLength(2);
+      expect(lean.sql.selects.some((sql) => /from\s+["`]?user["`]?/i.test(sql))).toBe(false);
+      const read = await lean.sql.measure(() => lean.cache.getInstances('Choice', [pk]));
+      expect(read.queries).toEqual([]);
+    } finally {
+      await lean.close();
+    }
+  });
+});
