@@ -10,7 +10,7 @@ import {
   readEntry,
 } from './entry.js';
 import { CacheError, UnknownModelError } from './errors.js';
-import { type CacheInternals, type RefreshTarget, refreshLevel } from './refresh.js';
+import { type CacheInternals, loadEntities, type RefreshTarget, refreshLevel } from './refresh.js';
 import { type CacheStats, createStats } from './stats.js';
 import { type CacheStore, createMemoryStore, type StoreEntry } from './store.js';
 
@@ -130,6 +130,15 @@ export class InstanceCache<
   // Generation keys whose bump could not be written. Until a retry lands, this process reads
   // those keys from the database and never fills them.
   readonly #pending = new Map<string, PendingInvalidation>();
+  // What the refresh machinery (refresh.ts) may do, without making it public API.
+  readonly #internals: CacheInternals = {
+    readRaw: (keys) => this.#read(keys, undefined, 'update'),
+    writeGenerations: (keys) => this.#writeGenerations(keys),
+    writeFills: (entries, stats) => this.#writeFills(entries, stats),
+    ttlFor: (json) => this.#ttlFor(json),
+    countLoad: (stats) => this.#count('loads', 1, stats),
+    report: (error, operation) => this.#report(error, operation),
+  };
   #retryTimer: NodeJS.Timeout | undefined;
   #retryAttempt = 0;
 
@@ -304,7 +313,7 @@ export class InstanceCache<
   async deleteAllVersions<M extends keyof Records & string>(model: M, pk: Pk): Promise<void> {
     const target = this.#target({ model, pk }, undefined);
     const keys = target.versions.map((version) => version.keyPrefix + target.encodedPk);
-    await this.writeGenerations(keys);
+    await this.#writeGenerations(keys);
     try {
       this.#count('storeRoundTrips', 1);
       await this.#store.deleteMany(keys);
@@ -367,11 +376,9 @@ export class InstanceCache<
 
   /**
    * Writes a new generation for each record key. A failure is reported and the keys are retried
-   * in the background; meanwhile this process serves them from the database. Used by the refresh
-   * machinery; not part of the public API.
-   * @internal
+   * in the background; meanwhile this process serves them from the database.
    */
-  async writeGenerations(recordKeys: readonly string[]): Promise<string[] | null> {
+  async #writeGenerations(recordKeys: readonly string[]): Promise<string[] | null> {
     const generations = recordKeys.map(() => newGeneration());
     const entries: StoreEntry[] = recordKeys.map((key, i) => ({
       key: key + GENERATION_SUFFIX,
@@ -391,16 +398,8 @@ export class InstanceCache<
     }
   }
 
-  /** @internal Reads keys in one round trip; `null` when the store failed (reported). */
-  async readRaw(
-    keys: readonly string[],
-    stats: CacheStats | undefined,
-  ): Promise<(string | undefined)[] | null> {
-    return this.#read(keys, stats, 'read');
-  }
-
-  /** @internal Writes fills in one round trip (reported on failure). */
-  async writeFills(entries: readonly StoreEntry[], stats?: CacheStats): Promise<void> {
+  /** Writes fills in one round trip (reported on failure). */
+  async #writeFills(entries: readonly StoreEntry[], stats?: CacheStats): Promise<void> {
     if (entries.length === 0) return;
     try {
       this.#count('storeRoundTrips', 1, stats);
@@ -412,14 +411,9 @@ export class InstanceCache<
     }
   }
 
-  /** @internal The TTL for a fill of `json`. */
-  ttlFor(json: string): number | undefined {
+  /** The TTL for a fill of `json`. */
+  #ttlFor(json: string): number | undefined {
     return json === NOT_FOUND ? this.#notFoundTtl : this.#ttl;
-  }
-
-  /** @internal Counts loads. */
-  countLoad(stats?: CacheStats): void {
-    this.#count('loads', 1, stats);
   }
 
   async #read(keys: readonly string[], stats: CacheStats | undefined, operation: string) {
@@ -466,7 +460,7 @@ export class InstanceCache<
 
   async #loadAndFill(version: ResolvedVersion, misses: Miss[], stats?: CacheStats): Promise<Map<Pk, string>> {
     const entities = await loadEntities(
-      this,
+      this.#internals,
       version,
       misses.map((miss) => miss.pk),
       stats,
@@ -479,10 +473,10 @@ export class InstanceCache<
       const json = record === null ? NOT_FOUND : version.codec.encode(record);
       texts.set(miss.pk, json);
       if (miss.generation !== null) {
-        fills.push({ key: miss.key, value: encodeEntry(miss.generation, json), ttl: this.ttlFor(json) });
+        fills.push({ key: miss.key, value: encodeEntry(miss.generation, json), ttl: this.#ttlFor(json) });
       }
     }
-    await this.writeFills(fills, stats);
+    await this.#writeFills(fills, stats);
     return texts;
   }
 
@@ -525,17 +519,12 @@ export class InstanceCache<
   }
 
   #refresh(targets: RefreshTarget[], updateOnly: boolean, summary: UpdateSummary) {
-    return refreshLevel(this, targets, updateOnly, summary);
+    return refreshLevel(this.#internals, targets, updateOnly, summary);
   }
 
   #count(counter: keyof CacheStats, n: number, stats?: CacheStats) {
     this.stats[counter] += n;
     if (stats) stats[counter] += n;
-  }
-
-  /** @internal Reports a recovered failure: counter, `error` event (if anyone listens), logger. */
-  report(error: unknown, operation: string): void {
-    this.#report(error, operation);
   }
 
   #report(error: unknown, operation: string) {
@@ -585,24 +574,4 @@ function getValidTtl(value: number | undefined, name: string): number | undefine
     );
   }
   return value;
-}
-
-/**
- * Calls a model version's `load` once for `pks` and indexes the entities by normalised pk.
- * @internal
- */
-export async function loadEntities(
-  cache: Pick<CacheInternals, 'countLoad'>,
-  version: ResolvedVersion,
-  pks: readonly Pk[],
-  stats?: CacheStats,
-): Promise<Map<Pk, unknown>> {
-  cache.countLoad(stats);
-  const loaded = await version.load(pks, { model: version.model, version: version.version });
-  const byPk = new Map<Pk, unknown>();
-  for (const entity of loaded) {
-    if (entity === null || entity === undefined) continue;
-    byPk.set(normalizePk(version.pkOf(entity), version.pkType, version.model), entity);
-  }
-  return byPk;
 }

@@ -1,14 +1,13 @@
 import type { Ref, ResolvedVersion } from '../strategy/define.js';
-import type { Pk } from '../strategy/pk.js';
+import { normalizePk, type Pk } from '../strategy/pk.js';
 import { encodeEntry, GENERATION_SUFFIX, INITIAL_GENERATION, NOT_FOUND, readEntry } from './entry.js';
 import type { UpdateSummary } from './instance-cache.js';
-import { loadEntities } from './instance-cache.js';
 import type { CacheStats } from './stats.js';
 import type { StoreEntry } from './store.js';
 
 /** The parts of the cache a refresh uses. @internal */
 export interface CacheInternals {
-  readRaw(keys: readonly string[], stats: CacheStats | undefined): Promise<(string | undefined)[] | null>;
+  readRaw(keys: readonly string[]): Promise<(string | undefined)[] | null>;
   writeGenerations(recordKeys: readonly string[]): Promise<string[] | null>;
   writeFills(entries: readonly StoreEntry[], stats?: CacheStats): Promise<void>;
   ttlFor(json: string): number | undefined;
@@ -72,10 +71,7 @@ export async function refreshLevel(
   if (slots.length === 0) return { refs: [] };
 
   // 1. Current records, for change detection and for the invalidator's `previous`.
-  const values = await cache.readRaw(
-    slots.flatMap((slot) => [slot.key, slot.key + GENERATION_SUFFIX]),
-    undefined,
-  );
+  const values = await cache.readRaw(slots.flatMap((slot) => [slot.key, slot.key + GENERATION_SUFFIX]));
   if (values) {
     slots.forEach((slot, i) => {
       const entry = values[2 * i];
@@ -150,4 +146,21 @@ export async function refreshLevel(
   }
   await cache.writeFills(fills);
   return { refs };
+}
+
+/** Calls a model version's `load` once for `pks` and indexes the entities by normalised pk. */
+export async function loadEntities(
+  cache: Pick<CacheInternals, 'countLoad'>,
+  version: ResolvedVersion,
+  pks: readonly Pk[],
+  stats?: CacheStats,
+): Promise<Map<Pk, unknown>> {
+  cache.countLoad(stats);
+  const loaded = await version.load(pks, { model: version.model, version: version.version });
+  const byPk = new Map<Pk, unknown>();
+  for (const entity of loaded) {
+    if (entity === null || entity === undefined) continue;
+    byPk.set(normalizePk(version.pkOf(entity), version.pkType, version.model), entity);
+  }
+  return byPk;
 }

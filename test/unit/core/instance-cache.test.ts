@@ -270,6 +270,19 @@ for (const storeCase of storeCases) {
       expect(db.loadsOf('Question')).toHaveLength(loads);
     });
 
+    it('emits one event per batch with counts: miss, fill, hit, invalidate, staleRejected', async () => {
+      const seen: string[] = [];
+      cache.on('miss', (n, ctx) => seen.push(`miss ${n} ${ctx.model}@${ctx.version}`));
+      cache.on('fill', (n) => seen.push(`fill ${n}`));
+      cache.on('hit', (n, ctx) => seen.push(`hit ${n} ${ctx.model}@${ctx.version}`));
+      cache.on('invalidate', (n) => seen.push(`invalidate ${n}`));
+      cache.on('staleRejected', (n) => seen.push(`staleRejected ${n}`));
+      await cache.getInstances('Choice', [1, 2]);
+      await cache.getInstances('Choice', [1, 2]);
+      await cache.update([{ model: 'Choice', pk: 2 }], { updateOnly: true });
+      expect(seen).toEqual(['miss 2 Choice@v1', 'fill 2', 'hit 2 Choice@v1', 'invalidate 2', 'fill 1']);
+    });
+
     it('bad input is rejected before the store is touched', async () => {
       await expect(cache.getInstances('Question', ['abc'])).rejects.toMatchObject({ code: 'E_INVALID_PK' });
       await expect(cache.getInstances('Nope' as 'Question', [1])).rejects.toMatchObject({
