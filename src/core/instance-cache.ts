@@ -183,6 +183,7 @@ export class InstanceCache<
     }
     const normalized = pks.map((pk) => normalizePk(pk, version.pkType, model));
     const unique = [...new Set(normalized)];
+    if (unique.length === 0) return [];
     const keys = unique.map((pk) => version.keyPrefix + encodePk(pk));
     const results = new Map<Pk, object | null>();
     const misses: Miss[] = [];

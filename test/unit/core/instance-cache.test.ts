@@ -35,6 +35,11 @@ for (const storeCase of storeCases) {
       expect(cache.stats).toMatchObject({ storeRoundTrips: 2, misses: 3, hits: 0, fills: 3, loads: 1 });
     });
 
+    it('an empty read costs nothing', async () => {
+      expect(await cache.getInstances('Choice', [])).toEqual([]);
+      expect(cache.stats.storeRoundTrips).toBe(0);
+    });
+
     it('a hit costs one round trip and no load', async () => {
       await cache.getInstances('Choice', [1, 2]);
       const before = { ...cache.stats };

@@ -1,0 +1,39 @@
+import type { IncomingMessage } from 'node:http';
+import type { EntityManager } from '@mikro-orm/core';
+import type { CachedContext } from '../../src/apollo/index.js';
+import type { PollStrategy } from './strategy.js';
+
+/** Who is asking. A stand-in for real authentication: the `x-viewer-role: staff` header. */
+export interface PollViewer {
+  /** Staff see questions scheduled for the future; everyone else only published ones. */
+  readonly staff: boolean;
+}
+
+/** What the poll app adds to each request's context, before the cache's fields. */
+export interface PollRequestContext {
+  /** A fork of the ORM's entity manager for this request (mutations write through it). */
+  readonly em: EntityManager;
+  readonly viewer: PollViewer;
+  /** The request's clock: "published" means `pubDate <= now`, one instant for the whole request. */
+  readonly now: Date;
+}
+
+/** The record types of the poll cache, across versions (what its loaders are typed with). */
+export type PollCacheRecords = NonNullable<PollStrategy['__records']>;
+
+/** A poll request's full context: the app's fields plus `loaders`, `cacheVersion`, `cacheStats`, `sql`. */
+export type PollContext = PollRequestContext & CachedContext<PollCacheRecords>;
+
+/** The app's context function (the base that `cachedContext` wraps). */
+export function createPollRequestContext(orm: { em: EntityManager }) {
+  return async ({ req }: { req: IncomingMessage }): Promise<PollRequestContext> => ({
+    em: orm.em.fork(),
+    viewer: { staff: req.headers['x-viewer-role'] === 'staff' },
+    now: new Date(),
+  });
+}
+
+/** The read rule of questions: published (`pubDate <= now`), or the viewer is staff. */
+export function canReadQuestion(question: { readonly pubDate: Date }, context: PollRequestContext): boolean {
+  return context.viewer.staff || question.pubDate.getTime() <= context.now.getTime();
+}

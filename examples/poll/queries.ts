@@ -1,0 +1,86 @@
+import { type EntityManager, type FilterQuery, raw } from '@mikro-orm/core';
+import type { ListOptions, PageArgs, PkRow } from '../../src/apollo/index.js';
+import type { JsonValue } from '../../src/index.js';
+import type { PollContext } from './context.js';
+import { type IQuestion, Question } from './entities.js';
+
+/** The arguments of `Query.questions`, in both versions. */
+export interface QuestionListArgs extends PageArgs {
+  readonly search?: string | null;
+  readonly order?: 'NEWEST' | 'OLDEST' | null;
+}
+
+/** A question list cursor: the last row's `[pubDate ISO string, id]`. */
+export type QuestionCursor = [string, number];
+
+function isQuestionCursor(value: JsonValue): value is QuestionCursor {
+  return (
+    Array.isArray(value) &&
+    value.length === 2 &&
+    typeof value[0] === 'string' &&
+    !Number.isNaN(Date.parse(value[0])) &&
+    typeof value[1] === 'number' &&
+    Number.isSafeInteger(value[1])
+  );
+}
+
+/** Escapes LIKE wildcards so a search for `50%` matches the text `50%`. */
+function likePattern(search: string): string {
+  return `%${search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/**
+ * The pks of one page of questions: ONE query selecting only `id` and `pub_date`, with the
+ * visibility rule (published only, unless staff), the search, the order and keyset pagination
+ * after the cursor's `(pubDate, id)` all in SQL. Nothing else of a question is read here: the
+ * records come from the cache.
+ */
+export async function questionPage(
+  em: EntityManager,
+  options: {
+    limit: number;
+    after: QuestionCursor | null;
+    search?: string | null;
+    order?: 'NEWEST' | 'OLDEST' | null;
+    publishedBy: Date | null;
+  },
+): Promise<PkRow<QuestionCursor>[]> {
+  const dir = options.order === 'OLDEST' ? 'asc' : 'desc';
+  const beyond = dir === 'asc' ? '$gt' : '$lt';
+  const where: FilterQuery<IQuestion>[] = [];
+  if (options.publishedBy) where.push({ pubDate: { $lte: options.publishedBy } });
+  if (options.after) {
+    const [iso, id] = options.after;
+    const pubDate = new Date(iso);
+    where.push({ $or: [{ pubDate: { [beyond]: pubDate } }, { pubDate, id: { [beyond]: id } }] });
+  }
+  if (options.search) {
+    // lower() on both sides: LIKE is case-insensitive on SQLite but not on Postgres.
+    where.push({ [raw("lower(question_text) like ? escape '\\'", [likePattern(options.search)])]: [] });
+  }
+  // Only the pk and the sort key are selected, and nothing is registered in the identity map: the
+  // records themselves come from the cache.
+  const rows = await em.find(Question, where.length > 0 ? { $and: where } : {}, {
+    fields: ['id', 'pubDate'],
+    orderBy: [{ pubDate: dir }, { id: dir }],
+    limit: options.limit,
+    disableIdentityMap: true,
+  });
+  return rows.map((row) => ({ pk: row.id, cursor: [row.pubDate.toISOString(), row.id] }));
+}
+
+/** `Query.questions` for both versions: the list options of `createCachedResolvers().list`. */
+export const questionListOptions: ListOptions<QuestionListArgs, PollContext, QuestionCursor> = {
+  defaultFirst: 20,
+  maxFirst: 100,
+  isCursor: isQuestionCursor,
+  pks: ({ args, context, limit, after }) =>
+    questionPage(context.em, {
+      limit,
+      after,
+      search: args.search,
+      order: args.order,
+      // The same rule as canRead, in SQL, so that pages stay full; canRead stays the safety net.
+      publishedBy: context.viewer.staff ? null : context.now,
+    }),
+};

@@ -1,0 +1,49 @@
+import type { Resolvers } from './generated/v1-resolvers.generated.js';
+import { questionListOptions } from './queries.js';
+import { cachedV1 as cached, writes } from './resolvers-shared.js';
+import { DateTime } from './scalars.js';
+
+/**
+ * The v1 resolvers: every object type is a cached model, every relation a cached pk list, the
+ * root list one pk query. Typed by the signatures codegen generated from schema/v1.
+ */
+export const resolversV1: Resolvers = {
+  DateTime,
+  Query: {
+    questions: cached.list('Question', questionListOptions),
+    question: cached.byId('Question'),
+    choice: cached.byId('Choice'),
+    user: cached.byId('User'),
+  },
+  Mutation: {
+    async createQuestion(_parent, args, context) {
+      const id = await writes.createQuestion(context, { ...args, text: args.questionText });
+      return (await cached.load(context, 'Question', id))!;
+    },
+    async updateQuestion(_parent, args, context) {
+      const id = await writes.updateQuestion(context, args.id, {
+        text: args.questionText,
+        pubDate: args.pubDate,
+      });
+      return id === null ? null : cached.load(context, 'Question', id);
+    },
+    async addChoice(_parent, args, context) {
+      const id = await writes.addChoice(context, args.questionId, args.choiceText);
+      return (await cached.load(context, 'Choice', id))!;
+    },
+    deleteChoice: (_parent, args, context) => writes.deleteChoice(context, args.id),
+    async vote(_parent, args, context) {
+      const id = await writes.setVote(context, args.choiceId, args.userId, true);
+      return id === null ? null : cached.load(context, 'Choice', id);
+    },
+    async unvote(_parent, args, context) {
+      const id = await writes.setVote(context, args.choiceId, args.userId, false);
+      return id === null ? null : cached.load(context, 'Choice', id);
+    },
+  },
+  Question: cached.type('Question', { choices: cached.related('Choice', 'choiceIds') }),
+  Choice: cached.type('Choice', {
+    question: cached.relatedOne('Question', 'questionId'),
+    voters: cached.related('User', 'voterIds'),
+  }),
+};

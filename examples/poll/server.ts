@@ -1,0 +1,144 @@
+/**
+ * The poll API server: MikroORM (better-sqlite in memory, or Postgres), the instance cache (in
+ * memory, or Redis), the CacheSubscriber that refreshes it after every commit, and both schema
+ * versions on one HTTP server at `/graphql/v1` and `/graphql/v2`.
+ */
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { MikroORM } from '@mikro-orm/core';
+import { type CacheStatsTotals, cachedContext, startGraphQLServer } from '../../src/apollo/index.js';
+import { type CacheStore, InstanceCache } from '../../src/index.js';
+import { CacheSubscriber } from '../../src/mikro-orm/index.js';
+import { createRedisStore } from '../../src/redis.js';
+import { createPollRequestContext, type PollCacheRecords, type PollContext } from './context.js';
+import { Question } from './entities.js';
+import { createPollOrm } from './orm.js';
+import { resolversV1 } from './resolvers-v1.js';
+import { resolversV2 } from './resolvers-v2.js';
+import { type SeededPoll, type SeedPollOptions, seedPoll } from './seed.js';
+import { countingLoggerFactory } from './sql-logger.js';
+import { createPollStrategy, POLL_VERSIONS, type PollVersion } from './strategy.js';
+
+/** The sample data `npm start` serves: 50 questions × 4 choices × 5 voters, 200 users. */
+export const DEFAULT_SEED: SeedPollOptions = {
+  questions: 50,
+  choicesPerQuestion: 4,
+  users: 200,
+  votesPerChoice: 5,
+};
+
+/** Options of {@link startPollServer}. */
+export interface StartPollServerOptions {
+  /** TCP port. Default 4000; `0` picks a free one. */
+  port?: number;
+  /** Interface. Default `'127.0.0.1'`. */
+  host?: string;
+  /**
+   * The database: a `postgres://` URL, or `':memory:'` (default, better-sqlite). A memory
+   * database is created and seeded; a Postgres one gets the poll schema created if missing and is
+   * seeded only when it has no questions.
+   */
+  databaseUrl?: string;
+  /** Recreate the schema (dropping every poll table) before seeding. Default: true for `':memory:'` only. */
+  resetDatabase?: boolean;
+  /** Keep the cache in Redis at this URL (key namespace `poll`). Default: in process memory. */
+  redisUrl?: string;
+  /** A cache store to use instead (it stays open on `close()`; tests pass their own). */
+  store?: CacheStore;
+  /** Sample data for an empty database, or `false` for none. Default {@link DEFAULT_SEED}. */
+  seed?: SeedPollOptions | false;
+  /** Put `extensions.cache` on every response. Default `false`: only with the `x-cache-stats: 1` header. */
+  cacheStats?: boolean;
+  /** Drop the Postgres database on `close()` (for tests on a private database). Default `false`. */
+  dropDatabaseOnClose?: boolean;
+}
+
+/** A running poll server. */
+export interface PollServer {
+  /** `http://host:port`. */
+  readonly url: string;
+  /** The endpoint of each schema version. */
+  readonly urls: Readonly<Record<PollVersion, string>>;
+  readonly orm: MikroORM;
+  readonly cache: InstanceCache<PollCacheRecords>;
+  /** What the seed created, or `null` when the database was not seeded. */
+  readonly seeded: SeededPoll | null;
+  /** Cache figures summed over every request so far. */
+  readonly stats: Readonly<CacheStatsTotals>;
+  /** Graceful shutdown: drains HTTP, then closes the cache (if it owns its store) and the ORM. */
+  close(): Promise<void>;
+}
+
+const schemaDir = new URL('../../schema/', import.meta.url);
+
+function loadSdl(version: PollVersion): string {
+  return readFileSync(new URL(`${version}/poll.graphql`, schemaDir), 'utf8');
+}
+
+/** Starts the poll API; resolves once it listens. */
+export async function startPollServer(options: StartPollServerOptions = {}): Promise<PollServer> {
+  const database = options.databaseUrl ?? ':memory:';
+  if (database !== ':memory:' && !/^postgres(ql)?:\/\//.test(database)) {
+    throw new TypeError(
+      `startPollServer: databaseUrl must be a postgres:// URL or ':memory:', got ${database}`,
+    );
+  }
+  const reset = options.resetDatabase ?? database === ':memory:';
+  const orm = await createPollOrm({ database, fresh: reset, loggerFactory: countingLoggerFactory });
+  if (!reset) await orm.schema.updateSchema();
+  let seeded: SeededPoll | null = null;
+  const seed = options.seed ?? DEFAULT_SEED;
+  if (seed && (await orm.em.fork().count(Question)) === 0) seeded = await seedPoll(orm.em.fork(), seed);
+
+  const store =
+    options.store ??
+    (options.redisUrl ? await createRedisStore({ url: options.redisUrl, namespace: 'poll' }) : undefined);
+  const cache = new InstanceCache(createPollStrategy(orm), store ? { store } : {});
+  // A database that was just created or seeded has new rows under old pks: records a shared store
+  // still holds from an earlier database must go.
+  if (seeded || reset) await Promise.all(POLL_VERSIONS.map((version) => cache.dropVersion(version)));
+  // Registered after seeding: the seed flush would otherwise refresh every new instance.
+  orm.em.getEventManager().registerSubscriber(
+    new CacheSubscriber(cache, {
+      onError: (error) => process.stderr.write(`cache invalidation failed: ${(error as Error).message}\n`),
+    }),
+  );
+
+  const base = createPollRequestContext(orm);
+  const running = await startGraphQLServer<PollContext>({
+    port: options.port ?? 4000,
+    host: options.host ?? '127.0.0.1',
+    cacheStats: { enabled: options.cacheStats ?? false },
+    versions: POLL_VERSIONS.map((version) => ({
+      path: `/graphql/${version}`,
+      server: { typeDefs: loadSdl(version), resolvers: version === 'v1' ? resolversV1 : resolversV2 },
+      context: cachedContext(cache, (raw: { req: IncomingMessage; res: ServerResponse }) => base(raw), {
+        version,
+      }),
+    })),
+  });
+  const urls = Object.fromEntries(POLL_VERSIONS.map((version, i) => [version, running.urls[i]!])) as Record<
+    PollVersion,
+    string
+  >;
+  let closing: Promise<void> | undefined;
+  return {
+    url: running.origin,
+    urls,
+    orm,
+    cache,
+    seeded,
+    get stats() {
+      return running.stats;
+    },
+    close() {
+      closing ??= (async () => {
+        await running.stop();
+        if (!options.store) await cache.close();
+        if (options.dropDatabaseOnClose && database !== ':memory:') await orm.schema.dropDatabase();
+        await orm.close(true);
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * `graphql-cached-instances/apollo`: Apollo Server types resolved from the instance cache, one
+ * cache version per schema version.
+ *
+ * - {@link cachedContext} adds per-request loaders, version and stats to a context function.
+ * - {@link createCachedResolvers} declares resolvers: by id, related pks, paginated root lists,
+ *   with a `canRead` check on every path.
+ * - {@link ApolloServerPluginCacheStats} reports `extensions.cache` per request.
+ * - {@link createGraphQLHttpHandler} / {@link startGraphQLServer} serve `/graphql/v1`,
+ *   `/graphql/v2`, … from one `node:http` server.
+ *
+ * @packageDocumentation
+ */
+export {
+  type Connection,
+  decodeCursor,
+  type Edge,
+  encodeCursor,
+  type PageArgs,
+  type PageInfo,
+  type PkPageRequest,
+  type PkRow,
+} from './connection.js';
+export {
+  type CachedContext,
+  type CachedContextOptions,
+  type ContextFunctionOf,
+  cachedContext,
+  clearLoaders,
+} from './context.js';
+export { BAD_USER_INPUT, badUserInput, toGraphQLError } from './errors.js';
+export {
+  createGraphQLHttpHandler,
+  type GraphQLHttpHandlerOptions,
+  type GraphQLRoute,
+  graphqlRoute,
+  type HttpContextArgs,
+} from './http-handler.js';
+export {
+  type CachedFieldResolver,
+  type CachedResolvers,
+  type CachedResolversOptions,
+  type CanRead,
+  createCachedResolvers,
+  type FieldMap,
+  type ListOptions,
+  type LoaderContext,
+  type TypeResolvers,
+} from './resolvers.js';
+export {
+  type GraphQLVersion,
+  type RunningGraphQLServer,
+  type StartGraphQLServerOptions,
+  startGraphQLServer,
+} from './server.js';
+export { countSqlQuery, createSqlCounter, runWithSqlCounter, type SqlCounter } from './sql-scope.js';
+export {
+  ApolloServerPluginCacheStats,
+  type CacheStatsContext,
+  type CacheStatsPlugin,
+  type CacheStatsPluginOptions,
+  type CacheStatsTotals,
+  type ResponseCacheStats,
+} from './stats-plugin.js';

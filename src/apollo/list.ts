@@ -1,0 +1,82 @@
+import type { JsonValue } from '../codecs/codec.js';
+import type { Pk } from '../strategy/pk.js';
+import {
+  type Connection,
+  decodeCursor,
+  type Edge,
+  encodeCursor,
+  isPkCursor,
+  resolveFirst,
+  toRows,
+} from './connection.js';
+import type { ListOptions } from './resolvers.js';
+
+/** Reads records aligned with `pks`: the readable record, or `null`. */
+type ReadAligned<Context> = (
+  context: Context,
+  model: string,
+  pks: readonly Pk[],
+) => Promise<(object | null)[]>;
+
+function checkCount(value: number, name: string, model: string): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new TypeError(
+      `list("${model}"): options.${name} must be a non-negative integer, got ${String(value)}`,
+    );
+  }
+}
+
+/**
+ * The root list resolver behind `createCachedResolvers().list`: check `first` and `after`, ask the
+ * pk query for one row more than the page (that extra row answers `hasNextPage` without a COUNT),
+ * read the page's records in ONE batched call, drop the unreadable ones and build the connection.
+ * @internal
+ */
+export function createListResolver<
+  R,
+  Args extends { first?: number | null; after?: string | null },
+  Context,
+  C extends JsonValue,
+>(
+  model: string,
+  options: ListOptions<Args, Context, C>,
+  readAligned: ReadAligned<Context>,
+): (parent: unknown, args: Args, context: Context) => Promise<Connection<R>> {
+  const { pks, defaultFirst = 20, maxFirst = 100 } = options;
+  if (typeof pks !== 'function') throw new TypeError(`list("${model}"): options.pks must be a function`);
+  checkCount(defaultFirst, 'defaultFirst', model);
+  checkCount(maxFirst, 'maxFirst', model);
+  if (defaultFirst > maxFirst) {
+    throw new TypeError(`list("${model}"): defaultFirst (${defaultFirst}) exceeds maxFirst (${maxFirst})`);
+  }
+  const isCursor = options.isCursor ?? (isPkCursor as (value: JsonValue) => value is C);
+  return async (_parent, args, context) => {
+    const first = resolveFirst(args?.first, defaultFirst, maxFirst);
+    const after =
+      args?.after === null || args?.after === undefined ? null : decodeCursor(args.after, isCursor);
+    const raw = await pks({ args, context, limit: first + 1, after });
+    if (!options.isCursor && raw.some((row) => typeof row === 'object' && row !== null)) {
+      throw new TypeError(
+        `list("${model}"): the pk query returned { pk, cursor } rows; give options.isCursor`,
+      );
+    }
+    const rows = toRows(raw).slice(0, first);
+    const records = await readAligned(
+      context,
+      model,
+      rows.map((row) => row.pk),
+    );
+    const edges: Edge<R>[] = [];
+    rows.forEach((row, i) => {
+      const node = records[i];
+      if (node) edges.push({ cursor: encodeCursor(row.cursor), node: node as R });
+    });
+    const last = rows[rows.length - 1];
+    return {
+      edges,
+      nodes: edges.map((edge) => edge.node),
+      // The end cursor is the last row fetched, readable or not, so paging never stalls on hidden rows.
+      pageInfo: { hasNextPage: raw.length > first, endCursor: last ? encodeCursor(last.cursor) : null },
+    };
+  };
+}

@@ -1,0 +1,246 @@
+import type DataLoader from 'dataloader';
+import type { GraphQLResolveInfo } from 'graphql';
+import type { JsonValue } from '../codecs/codec.js';
+import type { Pk } from '../strategy/pk.js';
+import type { Connection, PageArgs, PkPageRequest, PkRow } from './connection.js';
+import { badUserInput, toGraphQLError } from './errors.js';
+import { createListResolver } from './list.js';
+
+/** What the builders need from a context: the per-request `loaders` of {@link cachedContext}. */
+export interface LoaderContext {
+  readonly loaders: object;
+}
+
+/**
+ * Per-model read authorization: `canRead.Question(record, context)` says whether this request may
+ * see this record. Records are shared by every user through the cache, so the check runs per
+ * request, after the read. `false` makes the record read as missing (`null`, or left out of a
+ * list).
+ */
+export type CanRead<Records extends object, Context> = {
+  readonly [M in keyof Records & string]?: (
+    record: Records[M],
+    context: Context,
+  ) => boolean | Promise<boolean>;
+};
+
+/** Options of {@link createCachedResolvers}. */
+export interface CachedResolversOptions<Records extends object, Context> {
+  /** Per-model read checks applied on every path (root, list, nested). Default: none (all readable). */
+  canRead?: CanRead<Records, Context>;
+}
+
+/** Options of {@link CachedResolvers.list}. */
+export interface ListOptions<Args extends PageArgs, Context, C extends JsonValue> {
+  /**
+   * The one cheap query of the list: the pks of one page, in order, with filters and ordering in
+   * SQL. Return at most `limit` rows, each a pk (its cursor is the pk) or `{ pk, cursor }`.
+   */
+  pks(request: PkPageRequest<Args, Context, C>): Promise<readonly (Pk | PkRow<C>)[]>;
+  /** Page size when `first` is absent. Default 20. */
+  defaultFirst?: number;
+  /** Largest `first` accepted; a larger one is a `BAD_USER_INPUT` error. Default 100. */
+  maxFirst?: number;
+  /**
+   * Checks a decoded `after` cursor. Default: a pk (for lists ordered by pk). Required when rows
+   * carry their own `cursor` values.
+   */
+  isCursor?: (value: JsonValue) => value is C;
+}
+
+/**
+ * The field map of {@link CachedResolvers.type}: per GraphQL field, a record field name (an alias)
+ * or a resolver whose parent is the record.
+ */
+export type FieldMap<R, Context> = {
+  readonly [field: string]:
+    | (keyof R & string)
+    | ((parent: R, args: never, context: Context, info: GraphQLResolveInfo) => unknown);
+};
+
+/** The resolvers {@link CachedResolvers.type} returns: aliases become resolvers that read the record. */
+export type TypeResolvers<R, F> = {
+  [K in keyof F]: F[K] extends keyof R ? (parent: R) => R[F[K]] : F[K];
+};
+
+/** A field resolver over a parent of type `P`. */
+export type CachedFieldResolver<P, Context, Result> = (
+  parent: P,
+  args: unknown,
+  context: Context,
+) => Promise<Result>;
+
+/** The resolver builders of one schema version; see {@link createCachedResolvers}. */
+export interface CachedResolvers<Records extends object, Context extends LoaderContext> {
+  /** Reads one record (`null` if missing, hidden or not readable). A malformed pk is `BAD_USER_INPUT`. */
+  load<M extends keyof Records & string>(context: Context, model: M, pk: Pk): Promise<Records[M] | null>;
+  /** Reads records in `pks` order, leaving out missing, hidden and unreadable ones. */
+  loadMany<M extends keyof Records & string>(
+    context: Context,
+    model: M,
+    pks: readonly Pk[],
+  ): Promise<Records[M][]>;
+  /** Root field "fetch model M by the `arg` argument" (default `id`): `question(id: ID!): Question`. */
+  byId<M extends keyof Records & string, A extends string = 'id'>(
+    model: M,
+    arg?: A,
+  ): (parent: unknown, args: { readonly [K in A]: Pk }, context: Context) => Promise<Records[M] | null>;
+  /** "This field is the related-pk list `field` of model M": `choices` ← `record.choiceIds`. */
+  related<M extends keyof Records & string, K extends string>(
+    model: M,
+    field: K,
+  ): CachedFieldResolver<{ readonly [P in K]?: readonly Pk[] | null }, Context, Records[M][]>;
+  /** "This field is the related pk `field` of model M": `question` ← `record.questionId`. */
+  relatedOne<M extends keyof Records & string, K extends string>(
+    model: M,
+    field: K,
+  ): CachedFieldResolver<{ readonly [P in K]?: Pk | null }, Context, Records[M] | null>;
+  /**
+   * Root list: one pk query for a page (filters, order, `first`/`after` in SQL), then ONE batched
+   * read of the records — drf-cached-instances' CachedQueryset, with cursors. `first` is checked
+   * against `maxFirst`; a malformed `after` is `BAD_USER_INPUT`. Unreadable records are left out
+   * of the page (the page then holds fewer than `first`; filter in SQL too to keep pages full).
+   */
+  list<M extends keyof Records & string, Args extends PageArgs, C extends JsonValue = Pk>(
+    model: M,
+    options: ListOptions<Args, Context, C>,
+  ): (parent: unknown, args: Args, context: Context) => Promise<Connection<Records[M]>>;
+  /**
+   * "This GraphQL type is model M": the type's resolvers, typed on M's record. A string value is
+   * an alias (`text: 'questionText'` serves the GraphQL field `text` from the record field
+   * `questionText`); other values are resolvers, usually from {@link related} and
+   * {@link relatedOne}. Fields not listed read the record field of the same name.
+   */
+  type<M extends keyof Records & string, F extends FieldMap<Records[M], Context>>(
+    model: M,
+    fields: F,
+  ): TypeResolvers<Records[M], F>;
+}
+
+type AnyLoader = DataLoader<Pk, object | null, Pk | string>;
+
+function loaderOf(context: LoaderContext, model: string): AnyLoader {
+  const loader = (context?.loaders as Record<string, AnyLoader | undefined> | undefined)?.[model];
+  if (!loader) {
+    throw new Error(
+      `graphql-cached-instances/apollo: the context has no loader for model "${model}". Build the context with cachedContext(cache, …), and check that "${model}" has records in the version this schema reads`,
+    );
+  }
+  return loader;
+}
+
+function isPromise(value: unknown): value is Promise<unknown> {
+  return typeof (value as Promise<unknown> | null)?.then === 'function';
+}
+
+/**
+ * Creates the resolver builders of one schema version. `Records` are the record types of the
+ * cache version the schema reads (what `serialize` returns for it); `Context` is the schema's
+ * context, made by {@link cachedContext}. Every builder reads through the request's DataLoaders,
+ * so each level of a nested query is one batched store read, and applies `canRead` on every
+ * path, so a record hidden from a request is hidden however the query reaches it.
+ *
+ * @example
+ * const cached = createCachedResolvers<PollRecords, PollContext>({
+ *   canRead: { Question: (q, ctx) => q.pubDate <= new Date() || ctx.viewer.staff },
+ * });
+ * const resolvers = {
+ *   Query: { question: cached.byId('Question') },
+ *   Question: cached.type('Question', { choices: cached.related('Choice', 'choiceIds') }),
+ * };
+ */
+export function createCachedResolvers<Records extends object, Context extends LoaderContext>(
+  options: CachedResolversOptions<Records, Context> = {},
+): CachedResolvers<Records, Context> {
+  const canRead = (options.canRead ?? {}) as Readonly<
+    Record<string, ((record: object, context: Context) => boolean | Promise<boolean>) | undefined>
+  >;
+  for (const [model, check] of Object.entries(canRead)) {
+    if (check !== undefined && typeof check !== 'function') {
+      throw new TypeError(`createCachedResolvers: canRead.${model} must be a function, got ${typeof check}`);
+    }
+  }
+
+  // Aligned with `pks`: the readable record, or null. One DataLoader call, so one batch per tick.
+  async function readAligned(
+    context: Context,
+    model: string,
+    pks: readonly Pk[],
+  ): Promise<(object | null)[]> {
+    const results = await loaderOf(context, model).loadMany(pks);
+    const records = results.map((result) => {
+      if (result instanceof Error) throw toGraphQLError(result);
+      return result;
+    });
+    const check = canRead[model];
+    if (!check) return records;
+    const verdicts = records.map((record) => (record === null ? false : check(record, context)));
+    const resolved = verdicts.some(isPromise) ? await Promise.all(verdicts) : (verdicts as boolean[]);
+    return records.map((record, i) => (resolved[i] ? record : null));
+  }
+
+  async function readOne(context: Context, model: string, pk: Pk): Promise<object | null> {
+    let record: object | null;
+    try {
+      record = await loaderOf(context, model).load(pk);
+    } catch (error) {
+      throw toGraphQLError(error);
+    }
+    if (record === null) return null;
+    const check = canRead[model];
+    return !check || (await check(record, context)) ? record : null;
+  }
+
+  async function readMany(context: Context, model: string, pks: readonly Pk[]): Promise<object[]> {
+    if (pks.length === 0) return [];
+    return (await readAligned(context, model, pks)).filter((record): record is object => record !== null);
+  }
+
+  type R<M extends keyof Records> = Records[M];
+  return {
+    load: (context, model, pk) => readOne(context, model, pk) as Promise<R<typeof model> | null>,
+    loadMany: (context, model, pks) => readMany(context, model, pks) as Promise<R<typeof model>[]>,
+    byId(model, arg) {
+      const name = arg ?? 'id';
+      return async (_parent, args, context) => {
+        const pk = (args as Readonly<Record<string, unknown>>)[name];
+        if (typeof pk !== 'string' && typeof pk !== 'number') {
+          throw badUserInput(`Invalid id for ${model}: the "${name}" argument is missing`, {
+            argument: name,
+          });
+        }
+        return readOne(context, model, pk) as Promise<R<typeof model> | null>;
+      };
+    },
+    related(model, field) {
+      return async (parent, _args, context) => {
+        const pks = parent?.[field];
+        return (pks ? readMany(context, model, pks) : []) as Promise<R<typeof model>[]>;
+      };
+    },
+    relatedOne(model, field) {
+      return async (parent, _args, context) => {
+        const pk = parent?.[field];
+        return (pk === null || pk === undefined ? null : readOne(context, model, pk)) as Promise<R<
+          typeof model
+        > | null>;
+      };
+    },
+    list<M extends keyof Records & string, Args extends PageArgs, C extends JsonValue = Pk>(
+      model: M,
+      listOptions: ListOptions<Args, Context, C>,
+    ) {
+      return createListResolver<Records[M], Args, Context, C>(model, listOptions, readAligned);
+    },
+    type(model, fields) {
+      const out: Record<string, unknown> = {};
+      for (const [name, spec] of Object.entries(fields)) {
+        if (typeof spec === 'string') out[name] = (parent: Record<string, unknown>) => parent[spec];
+        else if (typeof spec === 'function') out[name] = spec;
+        else
+          throw new TypeError(`type("${model}"): field "${name}" must be a record field name or a resolver`);
+      }
+      return out as TypeResolvers<R<typeof model>, typeof fields>;
+    },
+  };
+}

@@ -1,0 +1,120 @@
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import type { CacheStats } from '../core/stats.js';
+import type { SqlCounter } from './sql-scope.js';
+
+/** The figures of one request, as `extensions.cache` carries them. */
+export interface ResponseCacheStats {
+  /** SQL statements run for the request (see `countSqlQuery`). */
+  sql: number;
+  /** Store calls (one `MGET`, one `MULTI…EXEC`): one per level of nesting on a warm request. */
+  storeRoundTrips: number;
+  /** Loads answered by the request's DataLoader memo. */
+  memoHits: number;
+  /** Records served from the store. */
+  hits: number;
+  /** Records that had to be loaded from the database. */
+  misses: number;
+  /** Fills that raced a write, detected and not served. */
+  staleRejected: number;
+}
+
+/** Sums over every request a plugin saw, for metrics. */
+export interface CacheStatsTotals extends ResponseCacheStats {
+  /** Requests counted. */
+  requests: number;
+}
+
+/** What the plugin reads from a context: the fields {@link cachedContext} adds. */
+export interface CacheStatsContext extends BaseContext {
+  readonly cacheStats: CacheStats;
+  readonly sql: SqlCounter;
+}
+
+/** Options of {@link ApolloServerPluginCacheStats}. */
+export interface CacheStatsPluginOptions {
+  /**
+   * Put `extensions.cache` on every response. Default `false`: only on requests that send the
+   * {@link header}. Turn it on for development or benchmarks; the figures reveal how a query was
+   * served (cached or not), which production APIs usually keep to themselves.
+   */
+  enabled?: boolean;
+  /**
+   * A request header that turns the figures on for one request when its value is `1`. Default
+   * `'x-cache-stats'`; `false` ignores headers.
+   */
+  header?: string | false;
+  /** Called once per request (enabled or not) with its figures: feed your metrics here. Default: none. */
+  onResponse?(stats: ResponseCacheStats): void;
+}
+
+/** The stats plugin: an Apollo plugin plus running {@link CacheStatsTotals}. */
+export interface CacheStatsPlugin<Context extends CacheStatsContext> extends ApolloServerPlugin<Context> {
+  /** Totals since the plugin was created (live object; read, do not write). */
+  readonly totals: Readonly<CacheStatsTotals>;
+}
+
+function figures(context: CacheStatsContext): ResponseCacheStats {
+  const { cacheStats: s, sql } = context;
+  return {
+    sql: sql.queries,
+    storeRoundTrips: s.storeRoundTrips,
+    memoHits: s.memoHits,
+    hits: s.hits,
+    misses: s.misses,
+    staleRejected: s.staleRejected,
+  };
+}
+
+/**
+ * Reports each request's cache figures: with the plugin enabled (or the request header set),
+ * every response carries `extensions.cache = { sql, storeRoundTrips, memoHits, hits, misses,
+ * staleRejected }`, and every request is added to `plugin.totals`. Needs a context made by
+ * {@link cachedContext}; requests whose context lacks the fields are left alone.
+ *
+ * The figures are taken in `willSendResponse`, after execution: they cover resolvers, loaders and
+ * the mutation's own cache refresh, but not HTTP-level rejections (CSRF, bad JSON), which never
+ * reach the pipeline.
+ *
+ * @example
+ * new ApolloServer({ typeDefs, resolvers, plugins: [ApolloServerPluginCacheStats({ enabled: true })] });
+ */
+export function ApolloServerPluginCacheStats<Context extends CacheStatsContext = CacheStatsContext>(
+  options: CacheStatsPluginOptions = {},
+): CacheStatsPlugin<Context> {
+  const header = options.header === undefined ? 'x-cache-stats' : options.header;
+  if (header !== false && (typeof header !== 'string' || header === '')) {
+    throw new TypeError(
+      `ApolloServerPluginCacheStats: options.header must be a header name or false, got ${String(header)}`,
+    );
+  }
+  const headerName = header === false ? null : header.toLowerCase();
+  const totals: CacheStatsTotals = {
+    requests: 0,
+    sql: 0,
+    storeRoundTrips: 0,
+    memoHits: 0,
+    hits: 0,
+    misses: 0,
+    staleRejected: 0,
+  };
+  return {
+    totals,
+    async requestDidStart({ request }) {
+      const show =
+        options.enabled === true || (headerName !== null && request.http?.headers.get(headerName) === '1');
+      return {
+        async willSendResponse({ response, contextValue }) {
+          if (!contextValue?.cacheStats || !contextValue.sql) return;
+          const stats = figures(contextValue);
+          totals.requests += 1;
+          for (const key of Object.keys(stats) as (keyof ResponseCacheStats)[]) totals[key] += stats[key];
+          options.onResponse?.(stats);
+          if (!show) return;
+          const result =
+            response.body.kind === 'single' ? response.body.singleResult : response.body.initialResult;
+          result.extensions = { ...result.extensions, cache: stats };
+        },
+      };
+    },
+  };
+}

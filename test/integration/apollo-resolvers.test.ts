@@ -1,0 +1,245 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  cachedContext,
+  countSqlQuery,
+  createCachedResolvers,
+  type RunningGraphQLServer,
+  startGraphQLServer,
+} from '../../src/apollo/index.js';
+import { InstanceCache, type Pk } from '../../src/index.js';
+import { createPollDb, seedPoll } from '../support/poll-fixture.js';
+
+// The resolver builders on real Apollo over HTTP, with the core's in-memory poll fixture as the
+// database (no ORM): what the builders do is independent of where records are loaded from.
+const typeDefs = `#graphql
+  type Query {
+    question(id: ID!): Question
+    choice(id: ID!): Choice
+    questions(first: Int, after: String): QuestionConnection!
+    unknownModel(id: ID!): Question
+    sqlProbe: Int!
+  }
+  type Question { id: ID! title: String! choices: [Choice!]! }
+  type Choice { id: ID! text: String! question: Question voters: [User!]! }
+  type User { id: ID! username: String! }
+  type QuestionConnection { nodes: [Question!]! edges: [QuestionEdge!]! pageInfo: PageInfo! }
+  type QuestionEdge { cursor: String! node: Question! }
+  type PageInfo { hasNextPage: Boolean! endCursor: String }
+`;
+
+interface Records {
+  Question: { id: number; text: string; choiceIds: number[] };
+  Choice: { id: number; text: string; questionId: number; voterIds: number[] };
+  User: { id: number; username: string };
+}
+interface Base {
+  hidden: ReadonlySet<number>;
+}
+
+describe('createCachedResolvers on Apollo over HTTP', () => {
+  const { db, strategy } = createPollDb();
+  seedPoll(db);
+  for (let id = 3; id <= 12; id += 1) db.questions.set(id, { id, text: `Q${id}`, pubDate: new Date(0) });
+  const cache = new InstanceCache(strategy);
+  let server: RunningGraphQLServer;
+  let checks = 0;
+
+  // An asynchronous check, as one that asks an authorization service would be.
+  const cached = createCachedResolvers<Records, Base & { loaders: object }>({
+    canRead: {
+      Question: async (question, context) => {
+        checks += 1;
+        return !context.hidden.has(question.id);
+      },
+    },
+  });
+
+  beforeAll(async () => {
+    const context = cachedContext(
+      cache,
+      async ({ req }: { req: { headers: Record<string, string | string[] | undefined> } }) => ({
+        hidden: new Set(
+          String(req.headers['x-hide'] ?? '')
+            .split(',')
+            .filter(Boolean)
+            .map(Number),
+        ),
+      }),
+      { version: 'v1' },
+    );
+    server = await startGraphQLServer({
+      port: 0,
+      cacheStats: { enabled: true },
+      versions: [
+        {
+          path: '/graphql',
+          context,
+          server: {
+            typeDefs,
+            resolvers: {
+              Query: {
+                question: cached.byId('Question'),
+                choice: cached.byId('Choice'),
+                questions: cached.list('Question', {
+                  maxFirst: 5,
+                  defaultFirst: 3,
+                  // Ordered by pk; no filtering in "SQL": canRead alone hides records here.
+                  pks: async ({ limit, after }) => {
+                    countSqlQuery();
+                    return [...db.questions.keys()]
+                      .sort((a, b) => a - b)
+                      .filter((id) => after === null || id > (after as number))
+                      .slice(0, limit) as Pk[];
+                  },
+                }),
+                unknownModel: (_p: unknown, args: { id: string }, ctx: { loaders: object }) =>
+                  createCachedResolvers<{ Nope: object }, { loaders: object }>().load(ctx, 'Nope', args.id),
+                sqlProbe: () => {
+                  countSqlQuery(2);
+                  return 1;
+                },
+              },
+              Question: cached.type('Question', {
+                title: 'text',
+                choices: cached.related('Choice', 'choiceIds'),
+              }),
+              Choice: cached.type('Choice', {
+                question: cached.relatedOne('Question', 'questionId'),
+                voters: cached.related('User', 'voterIds'),
+              }),
+            },
+          },
+        },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  async function gql(query: string, hide: number[] = []) {
+    const response = await fetch(server.urls[0]!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hide': hide.join(',') },
+      body: JSON.stringify({ query }),
+    });
+    return (await response.json()) as {
+      data?: Record<string, unknown>;
+      errors?: { message: string; extensions: { code: string } }[];
+      extensions: { cache: Record<string, number> };
+    };
+  }
+
+  it("serves aliases, related lists and related pks from the version's records", async () => {
+    const body = await gql(
+      '{ question(id: 1) { id title choices { id text question { id } voters { username } } } }',
+    );
+    expect(body.data).toEqual({
+      question: {
+        id: '1',
+        title: 'Best color?',
+        choices: [
+          {
+            id: '1',
+            text: 'Red',
+            question: { id: '1' },
+            voters: [{ username: 'user1' }, { username: 'user2' }],
+          },
+          { id: '2', text: 'Blue', question: { id: '1' }, voters: [] },
+        ],
+      },
+    });
+  });
+
+  it('applies an asynchronous canRead on the root, nested and list paths', async () => {
+    checks = 0;
+    const body = await gql(
+      '{ question(id: 1) { id } choice(id: 3) { question { id } } questions(first: 5) { nodes { id } edges { node { id } } } }',
+      [1, 2, 4],
+    );
+    expect(body.data).toEqual({
+      question: null,
+      choice: { question: null },
+      questions: { nodes: [{ id: '3' }, { id: '5' }], edges: [{ node: { id: '3' } }, { node: { id: '5' } }] },
+    });
+    expect(checks).toBe(1 + 1 + 5);
+  });
+
+  it('pages past hidden rows: the end cursor is the last row fetched, readable or not', async () => {
+    const first = await gql(
+      '{ questions(first: 2) { nodes { id } pageInfo { hasNextPage endCursor } } }',
+      [2],
+    );
+    const page = first.data!.questions as {
+      nodes: { id: string }[];
+      pageInfo: { hasNextPage: boolean; endCursor: string };
+    };
+    expect(page.nodes).toEqual([{ id: '1' }]);
+    expect(page.pageInfo.hasNextPage).toBe(true);
+    const next = await gql(
+      `{ questions(first: 2, after: "${page.pageInfo.endCursor}") { nodes { id } } }`,
+      [2],
+    );
+    expect(next.data).toEqual({ questions: { nodes: [{ id: '3' }, { id: '4' }] } });
+  });
+
+  it('uses defaultFirst when first is absent, and rejects first above maxFirst', async () => {
+    const body = await gql('{ questions { nodes { id } } }');
+    expect((body.data!.questions as { nodes: unknown[] }).nodes).toHaveLength(3);
+    const tooMany = await gql('{ questions(first: 6) { nodes { id } } }');
+    expect(tooMany.errors?.[0]).toMatchObject({
+      message: 'Invalid page size: first must be an integer from 0 to 5, got 6',
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  });
+
+  it('counts countSqlQuery() calls made anywhere in the request into extensions.cache.sql', async () => {
+    const body = await gql('{ sqlProbe questions(first: 1) { nodes { id } } }');
+    expect(body.extensions.cache.sql).toBe(3);
+  });
+
+  it('names the fix when the context has no loader for a model', async () => {
+    const body = await gql('{ unknownModel(id: 1) { id } }');
+    expect(body.errors?.[0]?.message).toMatch(
+      /the context has no loader for model "Nope"\. Build the context with cachedContext\(cache, …\)/,
+    );
+  });
+});
+
+describe('builder and context misuse fails at definition time', () => {
+  const { strategy } = createPollDb();
+  const cache = new InstanceCache(strategy);
+  const cached = createCachedResolvers<Records, { loaders: object }>();
+
+  it('rejects an unknown version, a non-cache and a bad base context at once', () => {
+    expect(() => cachedContext(cache, { version: 'v9' })).toThrow(/Unknown cache version "v9"/);
+    expect(() => cachedContext({} as never)).toThrow(/cachedContext\(cache, …\): expected an InstanceCache/);
+    expect(() => cachedContext(cache, 42 as never)).toThrow(/baseContext must be a function/);
+  });
+
+  it('checks list options and canRead', () => {
+    const pks = async () => [];
+    expect(() => cached.list('Question', { pks, defaultFirst: 50, maxFirst: 10 })).toThrow(
+      'list("Question"): defaultFirst (50) exceeds maxFirst (10)',
+    );
+    expect(() => cached.list('Question', { pks, maxFirst: -1 })).toThrow(
+      /options.maxFirst must be a non-negative integer/,
+    );
+    expect(() =>
+      createCachedResolvers<Records, { loaders: object }>({ canRead: { Question: true as never } }),
+    ).toThrow('createCachedResolvers: canRead.Question must be a function, got boolean');
+  });
+
+  it('binds per-request loaders to the version and keeps the base context', async () => {
+    const byHeader = cachedContext(cache, async (version: string) => ({ asked: version }), {
+      version: (v) => v,
+    });
+    const [a, b] = await Promise.all([byHeader('v1'), byHeader('v2')]);
+    expect([a.cacheVersion, a.asked, b.cacheVersion]).toEqual(['v1', 'v1', 'v2']);
+    expect(a.loaders.Question).not.toBe(b.loaders.Question);
+    await expect(byHeader('v3')).rejects.toThrow(/Unknown cache version "v3"/);
+    const plain = await cachedContext(cache)();
+    expect(plain.cacheVersion).toBe(strategy.defaultVersion);
+    expect(plain.sql).toEqual({ queries: 0 });
+  });
+});
