@@ -15,6 +15,7 @@ import {
   type CacheStatsContext,
   type CacheStatsPluginOptions,
   type CacheStatsTotals,
+  createCacheStatsTotals,
 } from './stats-plugin.js';
 
 /** One schema version served by {@link startGraphQLServer}. */
@@ -129,15 +130,7 @@ export async function startGraphQLServer<Context extends CacheStatsContext>(
     urls: servers.map(({ version }) => origin + version.path),
     httpServer,
     get stats() {
-      const sum: CacheStatsTotals = {
-        requests: 0,
-        sql: 0,
-        storeRoundTrips: 0,
-        memoHits: 0,
-        hits: 0,
-        misses: 0,
-        staleRejected: 0,
-      };
+      const sum = createCacheStatsTotals();
       for (const { stats } of servers) {
         if (!stats) continue;
         for (const key of Object.keys(sum) as (keyof CacheStatsTotals)[]) sum[key] += stats.totals[key];

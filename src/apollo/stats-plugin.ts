@@ -88,15 +88,7 @@ export function ApolloServerPluginCacheStats<Context extends CacheStatsContext =
     );
   }
   const headerName = header === false ? null : header.toLowerCase();
-  const totals: CacheStatsTotals = {
-    requests: 0,
-    sql: 0,
-    storeRoundTrips: 0,
-    memoHits: 0,
-    hits: 0,
-    misses: 0,
-    staleRejected: 0,
-  };
+  const totals = createCacheStatsTotals();
   return {
     totals,
     async requestDidStart({ request }) {
@@ -117,4 +109,9 @@ export function ApolloServerPluginCacheStats<Context extends CacheStatsContext =
       };
     },
   };
+}
+
+/** Zeroed {@link CacheStatsTotals}. */
+export function createCacheStatsTotals(): CacheStatsTotals {
+  return { requests: 0, sql: 0, storeRoundTrips: 0, memoHits: 0, hits: 0, misses: 0, staleRejected: 0 };
 }
