@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import KeyvRedis, { createClient, Keyv, type RedisClientType } from '@keyv/redis';
+import { CacheError } from './core/errors.js';
 import type { CacheStore } from './core/store.js';
 import { keyvStore } from './core/store.js';
 
@@ -21,6 +22,12 @@ export interface RedisStoreOptions {
    * is down wait for the reconnect instead of failing over to the database.
    */
   client?: RedisClient;
+  /**
+   * How long the first connection may take before `createRedisStore` rejects (node-redis would
+   * otherwise retry forever in the background). Default 5000 ms. Later reconnects are retried
+   * without limit, and commands fail fast meanwhile.
+   */
+  connectTimeout?: number;
   /**
    * keyv namespace: Redis keys are `{namespace}::{cache key}`. Default `'gci'`. Give each test
    * suite or application sharing a Redis its own.
@@ -64,7 +71,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
     // node-redis emits 'error' on every failed reconnect attempt; the cache reports failures of
     // the commands themselves, so a listener must exist to keep the process alive.
     client.on('error', () => {});
-    await client.connect();
+    await connectWithin(client, options.connectTimeout ?? 5000, options.url);
   }
   const keyv = new Keyv<string>({
     store: new KeyvRedis(client, { namespace, throwOnErrors: true }),
@@ -97,9 +104,42 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
       return count;
     },
     async close() {
-      if (owned && redis.isOpen) await redis.quit();
+      if (!owned || !redis.isOpen) return;
+      // QUIT needs an answer; while Redis is unreachable it would wait for the reconnect forever,
+      // so give it a second and then drop the connection.
+      if (redis.isReady) {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, 1000);
+        });
+        await Promise.race([redis.quit().catch(() => {}), late]);
+        clearTimeout(timer);
+      }
+      if (redis.isOpen) redis.destroy();
     },
   };
 }
 
 export type { CacheStore } from './core/store.js';
+
+async function connectWithin(client: RedisClient, timeout: number, url: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no connection within ${timeout} ms`)), timeout);
+  });
+  try {
+    await Promise.race([client.connect(), expired]);
+  } catch (error) {
+    client.destroy();
+    const where = url.replace(/\/\/[^@/]*@/, '//');
+    throw new CacheError(
+      'E_STORE',
+      `createRedisStore: cannot connect to ${where}: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}

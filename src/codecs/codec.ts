@@ -103,9 +103,11 @@ const DECIMAL = /^-?(0|[1-9]\d*)(\.\d+)?$/;
 export const decimal: Codec<string | number> = {
   name: 'decimal',
   encode(value) {
-    if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-    if (typeof value === 'string' && DECIMAL.test(value)) return value;
-    return fail('decimal', 'a decimal string or finite number', value);
+    // String(1e21) is '1e+21': a number that prints in exponent form is refused, not stored in a
+    // form decode would reject. Pass such values as strings.
+    const text = typeof value === 'number' && Number.isFinite(value) ? String(value) : value;
+    if (typeof text === 'string' && DECIMAL.test(text)) return text;
+    return fail('decimal', 'a decimal string, or a number that prints without an exponent', value);
   },
   decode(json) {
     if (typeof json === 'string' && DECIMAL.test(json)) return json;

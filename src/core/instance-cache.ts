@@ -253,9 +253,13 @@ export class InstanceCache<
     options: UpdateInstanceOptions<Records[M]> = {},
   ): Promise<Ref[]> {
     const versions = options.version === undefined ? undefined : [options.version];
-    const target = this.#target({ model, pk }, versions, options.previous as object | null | undefined);
-    const { refs } = await this.#refresh([target], options.updateOnly ?? false, emptySummary());
-    return refs;
+    const target = this.#target(
+      { model, pk, updateOnly: options.updateOnly ?? false },
+      versions,
+      options.previous as object | null | undefined,
+    );
+    const { refs } = await this.#refresh([target], emptySummary());
+    return refs.map(({ model: name, pk: ref }) => ({ model: name, pk: ref }));
   }
 
   /**
@@ -267,7 +271,10 @@ export class InstanceCache<
   async update(refs: readonly Ref[], options: UpdateOptions = {}): Promise<UpdateSummary> {
     const summary = emptySummary();
     const visited = new Set<string>();
-    let level = refs.map((ref) => this.#target(ref, options.versions));
+    const updateOnly = options.updateOnly ?? false;
+    let level = refs.map((ref) =>
+      this.#target({ model: ref.model, pk: ref.pk, updateOnly }, options.versions),
+    );
     while (level.length > 0) {
       const fresh = level.filter((target) => {
         if (visited.has(target.id)) return false;
@@ -276,11 +283,11 @@ export class InstanceCache<
       });
       if (fresh.length === 0) break;
       summary.levels += 1;
-      const { refs: next } = await this.#refresh(fresh, options.updateOnly ?? false, summary);
+      const { refs: next } = await this.#refresh(fresh, summary);
       level = [];
       for (const ref of next) {
         try {
-          level.push(this.#target(ref, options.versions));
+          level.push(this.#target({ ...ref, updateOnly: updateOnly || ref.updateOnly }, options.versions));
         } catch (error) {
           // An invalidator named a model or pk the strategy does not know: a definition bug that
           // only shows at run time. Report it and finish the rest of the cascade.
@@ -312,7 +319,7 @@ export class InstanceCache<
    * `delete_all_versions`, for after a bulk change.
    */
   async deleteAllVersions<M extends keyof Records & string>(model: M, pk: Pk): Promise<void> {
-    const target = this.#target({ model, pk }, undefined);
+    const target = this.#target({ model, pk, updateOnly: true }, undefined);
     const keys = target.versions.map((version) => version.keyPrefix + target.encodedPk);
     await this.#writeGenerations(keys);
     try {
@@ -358,7 +365,11 @@ export class InstanceCache<
     try {
       this.#count('storeRoundTrips', 1);
       await this.#store.setMany(entries);
-      for (const { key } of pending) this.#pending.delete(key);
+      // Only what this retry wrote: an entry re-added meanwhile (a newer failed bump of the same
+      // key) is a different object and must stay pending.
+      for (const entry of pending) {
+        if (this.#pending.get(entry.key) === entry) this.#pending.delete(entry.key);
+      }
       this.#count('invalidations', entries.length);
       this.#retryAttempt = 0;
       return this.#pending.size === 0;
@@ -368,11 +379,27 @@ export class InstanceCache<
     }
   }
 
-  /** Stops retry timers and closes the store if it owns its connection. */
-  async close(): Promise<void> {
+  /**
+   * Stops retry timers, makes one last attempt at pending invalidations, and closes the store if
+   * it owns its connection. Resolves `false` (after an `error` event naming how many) when some
+   * invalidations could not be written: other processes may then serve those records stale until
+   * they are refreshed or expire, so alert on it.
+   */
+  async close(): Promise<boolean> {
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
+    const flushed = await this.flushPending();
+    if (!flushed) {
+      this.#report(
+        new CacheError(
+          'E_STORE',
+          `InstanceCache.close: ${this.#pending.size} invalidations could not be written to the store`,
+        ),
+        'close',
+      );
+    }
     await this.#store.close?.();
+    return flushed;
   }
 
   /**
@@ -436,6 +463,10 @@ export class InstanceCache<
       if (joined) waits.push(joined.then((json) => void texts.set(miss.pk, json)));
       else own.push(miss);
     }
+    // Attach the joiners' handler now: if our own load fails first, the await below throws and
+    // a joined load that also failed must not become an unhandled rejection.
+    const joined = Promise.all(waits);
+    joined.catch(() => {});
     if (own.length > 0) {
       const batch = this.#loadAndFill(version, own, stats);
       const registered: [string, Promise<string>][] = [];
@@ -455,7 +486,7 @@ export class InstanceCache<
         }
       }
     }
-    await Promise.all(waits);
+    await joined;
     return texts;
   }
 
@@ -495,7 +526,7 @@ export class InstanceCache<
   }
 
   #target(
-    ref: Ref & { previous?: object | null },
+    ref: Ref & { updateOnly: boolean },
     versions: readonly string[] | undefined,
     previous?: object | null,
   ) {
@@ -514,13 +545,14 @@ export class InstanceCache<
       pk,
       encodedPk,
       versions: chosen,
-      previous: previous ?? ref.previous,
+      previous,
+      updateOnly: ref.updateOnly,
     };
     return target;
   }
 
-  #refresh(targets: RefreshTarget[], updateOnly: boolean, summary: UpdateSummary) {
-    return refreshLevel(this.#internals, targets, updateOnly, summary);
+  #refresh(targets: RefreshTarget[], summary: UpdateSummary) {
+    return refreshLevel(this.#internals, targets, summary);
   }
 
   #count(counter: keyof CacheStats, n: number, stats?: CacheStats) {

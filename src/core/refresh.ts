@@ -25,6 +25,13 @@ export interface RefreshTarget {
   readonly versions: readonly ResolvedVersion[];
   /** The record before the write, when the caller knows it better than the cache. */
   readonly previous?: object | null;
+  /** Leave this instance alone where it is not cached (no load, no fill, no cascade). */
+  readonly updateOnly: boolean;
+}
+
+/** A ref of the next level, with how to refresh it. @internal */
+export interface NextRef extends Ref {
+  readonly updateOnly: boolean;
 }
 
 interface Slot {
@@ -43,12 +50,16 @@ interface Slot {
  *   1. read every record and generation of the level (one round trip);
  *   2. bump every key's generation (one round trip) — from here on, any fill that read the old
  *      generation, including one that loaded before the write committed, will never be served;
- *   3. load the instances (one `load` per model and load function), except misses under
- *      `updateOnly`;
+ *   3. load the instances (one `load` per model and load function), except misses of targets
+ *      marked `updateOnly`;
  *   4. serialize, compare with the record read in step 1, fill stamped with the new generation
  *      (one round trip);
  *   5. for instances whose record changed or disappeared (a miss that was filled counts as
  *      changed; an invalidator-only model always counts), collect `invalidate(entity, previous)`.
+ *      Refs named from a miss are marked `updateOnly`: with no previous record the invalidator
+ *      can only name every current neighbour, and following their misses too would walk the
+ *      whole connected graph on a cold cache. Cached neighbours are still refreshed, and a
+ *      neighbour whose relation changed is named directly by the writer (the ORM subscriber).
  *
  * The load in step 3 happens after the bump in step 2 on purpose: of two concurrent refreshes of
  * one key, the one whose bump lands last also loads last, so the record stamped with the final
@@ -59,9 +70,8 @@ interface Slot {
 export async function refreshLevel(
   cache: CacheInternals,
   targets: readonly RefreshTarget[],
-  updateOnly: boolean,
   summary: UpdateSummary,
-): Promise<{ refs: Ref[] }> {
+): Promise<{ refs: NextRef[] }> {
   const slots: Slot[] = [];
   for (const target of targets) {
     for (const version of target.versions) {
@@ -90,9 +100,9 @@ export async function refreshLevel(
     });
   }
 
-  // 3. Load, one call per distinct load function, skipping misses under updateOnly.
+  // 3. Load, one call per distinct load function, skipping misses of updateOnly targets.
   const needsLoad = (slot: Slot) =>
-    !updateOnly || slot.current !== undefined || slot.version.serialize === null;
+    !slot.target.updateOnly || slot.current !== undefined || slot.version.serialize === null;
   const byLoader = new Map<ResolvedVersion['load'], { version: ResolvedVersion; pks: Set<Pk> }>();
   for (const slot of slots) {
     if (!needsLoad(slot)) continue;
@@ -109,7 +119,7 @@ export async function refreshLevel(
 
   // 4 and 5. Serialize, compare, fill; collect the next level.
   const fills: StoreEntry[] = [];
-  const refs: Ref[] = [];
+  const refs: NextRef[] = [];
   for (const slot of slots) {
     if (!needsLoad(slot)) {
       summary.skipped += 1;
@@ -139,7 +149,10 @@ export async function refreshLevel(
           : slot.current === undefined || slot.current === NOT_FOUND
             ? null
             : slot.version.codec.decode(slot.current);
-      refs.push(...slot.version.invalidate(entity, previous));
+      const known = slot.target.previous !== undefined || slot.current !== undefined;
+      const updateOnly = slot.target.updateOnly || !known;
+      for (const ref of slot.version.invalidate(entity, previous))
+        refs.push({ model: ref.model, pk: ref.pk, updateOnly });
     } catch (error) {
       cache.report(error, `invalidate ${slot.version.model}@${slot.version.version}`);
     }

@@ -6,11 +6,14 @@ export type Pk = number | string;
 
 /**
  * The declared type of a model's primary key. `'number'` accepts safe integers and their decimal
- * strings (`'42'` from a GraphQL `ID` becomes `42`); `'string'` accepts non-empty strings only.
+ * strings (`'42'` from a GraphQL `ID` becomes `42`); `'string'` accepts non-empty, well-formed strings only.
  */
 export type PkType = 'number' | 'string';
 
 const DECIMAL_INT = /^-?(0|[1-9]\d{0,15})$/;
+// In a `u` regex a well-formed surrogate pair is one code point, so this matches lone halves only:
+// strings that cannot be encoded as UTF-8 (and would make encodeURIComponent throw).
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * Normalises a raw pk to the model's declared type, or throws an {@link InvalidPkError} naming the
@@ -24,13 +27,13 @@ export function normalizePk(raw: unknown, type: PkType, model: string): Pk {
       const value = Number(raw);
       if (Number.isSafeInteger(value)) return value;
     }
-  } else if (typeof raw === 'string' && raw.length > 0) {
+  } else if (typeof raw === 'string' && raw.length > 0 && !LONE_SURROGATE.test(raw)) {
     return raw;
   }
   const shown =
     typeof raw === 'string' ? JSON.stringify(raw.length > 64 ? `${raw.slice(0, 64)}…` : raw) : String(raw);
   throw new InvalidPkError(
-    `Invalid id for ${model}: expected ${type === 'number' ? 'an integer' : 'a non-empty string'}, got ${shown}`,
+    `Invalid id for ${model}: expected ${type === 'number' ? 'an integer' : 'a non-empty, well-formed string'}, got ${shown}`,
     { model, pk: raw },
   );
 }

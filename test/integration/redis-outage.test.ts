@@ -19,7 +19,11 @@ async function startRedis(): Promise<ChildProcess> {
   );
   for (let i = 0; i < 100; i += 1) {
     try {
-      const probe = await createRedisStore({ url: `redis://127.0.0.1:${port}`, namespace: 'probe' });
+      const probe = await createRedisStore({
+        url: `redis://127.0.0.1:${port}`,
+        namespace: 'probe',
+        connectTimeout: 200,
+      });
       await probe.close();
       return server;
     } catch {
@@ -30,6 +34,7 @@ async function startRedis(): Promise<ChildProcess> {
 }
 
 async function stopRedis(server: ChildProcess) {
+  if (server.exitCode !== null || server.signalCode !== null) return;
   const exited = new Promise((resolve) => server.once('exit', resolve));
   server.kill('SIGKILL');
   await exited;
@@ -44,7 +49,7 @@ describe.runIf(redisAvailable)('Redis outage', () => {
   });
   afterAll(async () => {
     await store.close().catch(() => {});
-    if (server.exitCode === null) await stopRedis(server);
+    await stopRedis(server);
   });
 
   it('reads fall through to the database, invalidations are retried, nothing stale is served', async () => {
@@ -82,6 +87,51 @@ describe.runIf(redisAvailable)('Redis outage', () => {
       text: 'written during the outage',
     });
     expect(db.loadsOf('Question')).toHaveLength(loads + 1); // one repair fill, then hits
-    await cache.close();
+    expect(await cache.close()).toBe(true);
+  });
+
+  it('close() writes pending invalidations once the store is back', async () => {
+    const { db, strategy } = createPollDb();
+    seedPoll(db);
+    const local = await createRedisStore({ url: `redis://127.0.0.1:${port}`, namespace: 'outage-close' });
+    const cache = new InstanceCache(strategy, { store: local, retryDelay: 60_000 }); // no timer retry
+    cache.on('error', () => {});
+    await cache.getInstances('Question', [1]);
+    await stopRedis(server);
+    await cache.update([{ model: 'Question', pk: 1 }], { updateOnly: true });
+    expect(cache.pendingInvalidations).toBe(2);
+    server = await startRedis();
+    for (let i = 0; i < 100 && !local.client.isReady; i += 1)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await cache.close()).toBe(true);
+    expect(cache.pendingInvalidations).toBe(0);
+  });
+
+  it('close() says so when pending invalidations are lost', async () => {
+    const { db, strategy } = createPollDb();
+    seedPoll(db);
+    const local = await createRedisStore({ url: `redis://127.0.0.1:${port}`, namespace: 'outage-lost' });
+    const cache = new InstanceCache(strategy, { store: local, retryDelay: 60_000 });
+    const errors: string[] = [];
+    cache.on('error', (error, { operation }) => errors.push(`${operation}: ${error.message}`));
+    await cache.getInstances('Question', [1]);
+    await stopRedis(server);
+    await cache.update([{ model: 'Question', pk: 1 }], { updateOnly: true });
+    expect(await cache.close()).toBe(false);
+    expect(errors.at(-1)).toBe(
+      'close: InstanceCache.close: 2 invalidations could not be written to the store',
+    );
+    server = await startRedis();
+  });
+
+  it('createRedisStore rejects with E_STORE when Redis does not answer at startup', async () => {
+    const started = Date.now();
+    await expect(
+      createRedisStore({ url: `redis://127.0.0.1:${port + 1}`, namespace: 'nobody', connectTimeout: 300 }),
+    ).rejects.toMatchObject({
+      code: 'E_STORE',
+      message: expect.stringContaining('cannot connect to redis://127.0.0.1:'),
+    });
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 });

@@ -11,11 +11,13 @@ for (const storeCase of storeCases) {
     let handle: TestStore;
     let db: ReturnType<typeof createPollDb>['db'];
     let cache: InstanceCache<Record<string, object>>;
+    let strategy: ReturnType<typeof createPollDb>['strategy'];
 
     beforeEach(async () => {
       handle = await storeCase.create('races');
       const poll = createPollDb();
       db = poll.db;
+      strategy = poll.strategy;
       seedPoll(db);
       cache = new InstanceCache(poll.strategy, { store: handle.store }) as never;
     });
@@ -100,6 +102,42 @@ for (const storeCase of storeCases) {
       pause.release();
       expect((await before)[0]).toMatchObject({ text: 'Red' });
       expect((await cache.getInstances('Choice', [1]))[0]).toMatchObject({ text: 'after the write' });
+    });
+
+    it('a failed load rejects every reader that joined it, and nothing is left unhandled', async () => {
+      const pause = db.pauseNextLoad('Choice');
+      const first = cache.getInstances('Choice', [1]);
+      await pause.paused;
+      db.failing = true;
+      // Joins the paused load of Choice 1 and loads Choice 2 itself; both loads fail.
+      const second = cache.getInstances('Choice', [1, 2]);
+      await expect(second).rejects.toThrow('database is down');
+      pause.release();
+      await expect(first).rejects.toThrow('database is down');
+      // Give an unhandled rejection of the joined load the chance to surface (vitest fails on it).
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      db.failing = false;
+      expect((await cache.getInstances('Choice', [1, 2])).map((c) => (c as { id: number }).id)).toEqual([
+        1, 2,
+      ]);
+    });
+
+    it('two processes on one store: a fill by one is never served after the other invalidates', async () => {
+      // Two InstanceCache objects on one store are two processes sharing Redis.
+      const other = new InstanceCache(strategy, { store: handle.store }) as never as typeof cache;
+      const pause = db.pauseNextLoad('Question');
+      const reader = other.getInstances('Question', [1]); // process B reads the old row…
+      await pause.paused;
+      db.questions.get(1)!.text = 'written by process A';
+      await cache.update([{ model: 'Question', pk: 1 }]); // …process A commits and invalidates…
+      pause.release();
+      await reader; // …B's fill lands, stamped with the old generation
+      for (const process of [cache, other]) {
+        expect((await process.getInstances('Question', [1]))[0]).toMatchObject({
+          text: 'written by process A',
+        });
+      }
+      expect(cache.stats.staleRejected + other.stats.staleRejected).toBe(1);
     });
 
     it('two writers refreshing one key in either order leave the newest state', async () => {

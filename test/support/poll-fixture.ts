@@ -68,6 +68,8 @@ export function createPollDb() {
       pauseNext = { model, gate, arrived };
       return { paused, release };
     },
+    /** While true, every load fails (after its pause, if any), like a database that went away. */
+    failing: false,
     loadsOf(model: string) {
       return loadCalls.filter((call) => call.model === model);
     },
@@ -84,6 +86,7 @@ export function createPollDb() {
       arrived();
       await gate;
     }
+    if (db.failing) throw new Error('database is down');
     return rows;
   }
 

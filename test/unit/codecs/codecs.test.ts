@@ -30,6 +30,9 @@ describe('codecs', () => {
     expect(codecs.decimal.encode('12345678901234567890.123456789')).toBe('12345678901234567890.123456789');
     expect(codecs.decimal.encode(0.5)).toBe('0.5');
     expect(() => codecs.decimal.encode(Number.NaN)).toThrow(/expected a decimal string/);
+    // String(1e21) is '1e+21', which decode could never read back: refused at encode.
+    expect(() => codecs.decimal.encode(1e21)).toThrow(/a number that prints without an exponent, got/);
+    expect(() => codecs.decimal.encode(1e-7)).toThrow(/without an exponent/);
   });
 
   it('buffer round-trips bytes as base64', () => {

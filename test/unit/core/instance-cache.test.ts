@@ -148,14 +148,33 @@ for (const storeCase of storeCases) {
       expect(cache.stats.invalidations).toBe(2);
     });
 
-    it('without updateOnly a miss is filled and counts as changed, so the cascade continues', async () => {
+    it('without updateOnly a miss is filled; what it names is refreshed only where cached', async () => {
+      await cache.getInstances('Question', [1]); // cached; Choice 1 and Users 1, 2 are not
       const summary = await cache.update([{ model: 'Choice', pk: 1 }]);
-      // Choice 1, then Question 1 and Users 1 and 2 (whose refs lead back to Choice 1: visited)
-      expect(summary.levels).toBe(2);
+      // Choice 1 (a miss, so its previous is unknown) is loaded and filled in both versions; it
+      // names Question 1 and Users 1, 2, which are refreshed only where cached: with no previous
+      // record an invalidator can only name every current neighbour, and following their misses
+      // would walk the whole graph on a cold cache.
+      expect(summary).toEqual({ refreshed: 2, deleted: 0, unchanged: 1, skipped: 5, levels: 2 });
       expect(db.loadsOf('Choice')).toHaveLength(1);
-      expect(db.loadsOf('Question')).toHaveLength(1);
-      expect(db.loadsOf('User')).toHaveLength(1);
-      expect(db.loadsOf('User')[0]!.pks).toEqual([1, 2]);
+      expect(db.loadsOf('Question')).toHaveLength(2); // the first read, then the refresh of v1
+      expect(db.loadsOf('User')).toHaveLength(0);
+    });
+
+    it('without updateOnly a changed record cascades into misses and fills them', async () => {
+      await cache.getInstances('Choice', [1], { version: 'v1' });
+      await cache.getInstances('Choice', [1], { version: 'v2' });
+      db.choices.get(1)!.questionId = 2;
+      const summary = await cache.update([{ model: 'Choice', pk: 1 }]);
+      // Choice 1 changed (its previous record is known), so Questions 1 and 2 and Users 1 and 2
+      // are loaded and filled although none was cached.
+      expect(summary).toMatchObject({ refreshed: 2 + 4 + 4, skipped: 0, levels: 2 });
+      expect(db.loadsOf('Question').at(-1)!.pks).toEqual([2, 1]);
+      const loads = db.loadCalls.length;
+      expect(
+        (await cache.getInstances('Question', [1, 2])).map((q) => (q as { choiceIds: number[] }).choiceIds),
+      ).toEqual([[2], [1, 3]]);
+      expect(db.loadCalls).toHaveLength(loads);
     });
 
     it('the cascade runs only when a record changed', async () => {

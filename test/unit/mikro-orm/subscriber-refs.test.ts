@@ -52,10 +52,12 @@ describe.each(await testDatabases())('CacheSubscriber refs on %s', (database) =>
     f.db.sql.reset();
     await em.flush();
     expect(f.target.refs).toEqual([`Choice:${loaded.id}`, `Question:${from}`, `Question:${to}`].sort());
-    const lookup = f.db.sql.queries.findIndex((sql) => /^select/i.test(sql));
-    const update = f.db.sql.queries.findIndex((sql) => /^update/i.test(sql));
     expect(f.db.sql.selects).toHaveLength(1);
-    expect(lookup).toBeLessThan(update);
+    // Inside the flush's own transaction: after its BEGIN, before its UPDATE (and, on Postgres,
+    // `for update`, so no other transaction can move the choice in between).
+    const order = f.db.sql.statements.map((sql) => sql.trim().split(/\s/)[0]!.toLowerCase());
+    expect(order).toEqual(['begin', 'select', 'update', 'commit']);
+    expect(f.db.sql.selects[0]!.trim().endsWith('for update')).toBe(database === 'postgres');
   });
 
   it('without resolveUnknown, an unknown previous parent is not named and not queried', async () => {
@@ -91,15 +93,42 @@ describe.each(await testDatabases())('CacheSubscriber refs on %s', (database) =>
     expect(f.target.refs).toEqual(expected);
   });
 
-  it('deleting a Question names its choices, which the database deletes by cascade', async () => {
+  /** The choices of a question and their voters, as refs, read on a fork of their own. */
+  const cascadeOf = async (questionPk: number) => {
+    const choices = await f.db.orm.em.fork().find(Choice, { question: questionPk }, { populate: ['voters'] });
+    return [
+      ...new Set([...choices.map((c) => `Choice:${c.id}`), ...choices.flatMap((c) => f.votersOf(c))]),
+    ];
+  };
+
+  it('deleting a Question names its choices and their voters, which the database deletes by cascade', async () => {
+    const expected = [`Question:${f.seeded.questionIds[0]}`, ...(await cascadeOf(f.seeded.questionIds[0]!))];
     const em = f.db.orm.em.fork();
     const question = await em.findOneOrFail(Question, f.seeded.questionIds[0]!, { populate: ['choices'] });
-    const choices = question.choices.getItems().map((c) => `Choice:${c.id}`);
+    expect(question.choices).toHaveLength(2);
     em.remove(question);
     await em.flush();
-    expect(choices).toHaveLength(2);
-    expect(f.target.refs).toEqual([`Question:${question.id}`, ...choices].sort());
+    expect(expected.filter((ref) => ref.startsWith('User:')).length).toBeGreaterThan(0);
+    expect(f.target.refs).toEqual(expected.sort());
     expect(await f.db.orm.em.fork().count(Choice, { question: question.id })).toBe(0);
+  });
+
+  it('deleting a Question whose choices were never loaded: 2 lookups (3 on Postgres), in its transaction', async () => {
+    const expected = [`Question:${f.seeded.questionIds[0]}`, ...(await cascadeOf(f.seeded.questionIds[0]!))];
+    const em = f.db.orm.em.fork();
+    em.remove(await em.findOneOrFail(Question, f.seeded.questionIds[0]!));
+    f.db.sql.reset();
+    await em.flush();
+    expect(f.target.refs).toEqual(expected.sort());
+    // Postgres first locks the question (`for update`): no choice can be added to it meanwhile. Then,
+    // on both: its choices (locked on Postgres: no vote for them can commit meanwhile), their voters.
+    const statements = f.db.sql.statements.map((sql) => sql.trim().toLowerCase());
+    const lookups = statements.slice(1, statements.findIndex((sql) => sql.startsWith('delete')));
+    expect(statements[0]).toMatch(/^begin/);
+    expect(lookups.map((sql) => /from\s+\S*(question|choice_voters|choice)\b/.exec(sql)?.[1])).toEqual(
+      database === 'postgres' ? ['question', 'choice', 'choice_voters'] : ['choice', 'choice_voters'],
+    );
+    expect(lookups.filter((sql) => sql.endsWith('for update'))).toHaveLength(database === 'postgres' ? 2 : 0);
   });
 
   it.each([
