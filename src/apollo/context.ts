@@ -10,6 +10,8 @@ export interface CachedContext<Records extends object> {
    * in one tick is ONE batched cache read, and a record is read at most once per request.
    */
   readonly loaders: Loaders<Records>;
+  /** The shared instance cache (its strategy tells models and pk types; `invalidate` after native writes). */
+  readonly cache: InstanceCache<Records>;
   /** The cache version this request reads: the version of the schema it was sent to. */
   readonly cacheVersion: string;
   /** This request's cache counters (hits, misses, store round trips, memo hits, …). */
@@ -91,7 +93,7 @@ export function cachedContext<Records extends object, Args extends unknown[], Ba
     const cacheStats = createStats();
     const loaders = createLoaders(cache, { version: cacheVersion, stats: cacheStats });
     const sql = currentSqlCounter() ?? createSqlCounter();
-    return { ...(own as Base), loaders, cacheVersion, cacheStats, sql };
+    return { ...(own as Base), cache, loaders, cacheVersion, cacheStats, sql };
   };
 }
 

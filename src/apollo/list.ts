@@ -1,5 +1,6 @@
 import type { JsonValue } from '../codecs/codec.js';
-import type { Pk } from '../strategy/pk.js';
+import type { Strategy } from '../strategy/define.js';
+import { normalizePk, type Pk } from '../strategy/pk.js';
 import {
   type Connection,
   decodeCursor,
@@ -9,6 +10,7 @@ import {
   resolveFirst,
   toRows,
 } from './connection.js';
+import { badUserInput } from './errors.js';
 import type { ListOptions } from './resolvers.js';
 
 /** Reads records aligned with `pks`: the readable record, or `null`. */
@@ -52,8 +54,20 @@ export function createListResolver<
   const isCursor = options.isCursor ?? (isPkCursor as (value: JsonValue) => value is C);
   return async (_parent, args, context) => {
     const first = resolveFirst(args?.first, defaultFirst, maxFirst);
-    const after =
-      args?.after === null || args?.after === undefined ? null : decodeCursor(args.after, isCursor);
+    let after = args?.after === null || args?.after === undefined ? null : decodeCursor(args.after, isCursor);
+    // A default (pk) cursor must also be a pk of this model's type: '"abc"' for a numeric model
+    // would otherwise reach SQL and fail there as an internal error.
+    const strategy = (context as { cache?: { strategy?: Strategy } } | undefined)?.cache?.strategy;
+    if (after !== null && !options.isCursor && strategy) {
+      try {
+        after = normalizePk(after, strategy.model(model).pkType, model) as C;
+      } catch {
+        throw badUserInput(
+          `Invalid cursor ${JSON.stringify(String(args.after).slice(0, 64))}: it does not belong to this list; pass an endCursor this list returned`,
+          { argument: 'after' },
+        );
+      }
+    }
     const raw = await pks({ args, context, limit: first + 1, after });
     if (!options.isCursor && raw.some((row) => typeof row === 'object' && row !== null)) {
       throw new TypeError(

@@ -183,6 +183,18 @@ describe('createCachedResolvers on Apollo over HTTP', () => {
     expect(next.data).toEqual({ questions: { nodes: [{ id: '3' }, { id: '4' }] } });
   });
 
+  it('a pk cursor of the wrong type for the model is BAD_USER_INPUT, not a query error', async () => {
+    const stringCursor = Buffer.from(JSON.stringify('abc')).toString('base64url');
+    const body = await gql(`{ questions(first: 2, after: "${stringCursor}") { nodes { id } } }`);
+    expect(body.errors?.[0]).toMatchObject({
+      message: `Invalid cursor "${stringCursor}": it does not belong to this list; pass an endCursor this list returned`,
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+    const numericCursor = Buffer.from(JSON.stringify(3)).toString('base64url');
+    const ok = await gql(`{ questions(first: 1, after: "${numericCursor}") { nodes { id } } }`);
+    expect(ok.data).toEqual({ questions: { nodes: [{ id: '4' }] } });
+  });
+
   it('uses defaultFirst when first is absent, and rejects first above maxFirst', async () => {
     const body = await gql('{ questions { nodes { id } } }');
     expect((body.data!.questions as { nodes: unknown[] }).nodes).toHaveLength(3);
