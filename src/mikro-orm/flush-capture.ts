@@ -1,10 +1,19 @@
-import type { ChangeSet, EntityManager, EntityMetadata, EntityProperty, UnitOfWork } from '@mikro-orm/core';
+import type { ChangeSet, EntityManager, EntityMetadata, Transaction, UnitOfWork } from '@mikro-orm/core';
 import { helper, ReferenceKind } from '@mikro-orm/core';
 import type { Pk } from '../strategy/pk.js';
 import {
+  emptyPlan,
+  type LookupPlan,
+  lookupCascade,
+  lookupRelation,
+  lookupToOne,
+  markDeleted,
+  runLookups,
+} from './lookups.js';
+import {
+  cascadesOnDelete,
   type EntityRef,
   entityNameOf,
-  fetchRelationPairs,
   isToMany,
   isToOneOwner,
   normalizeDbPk,
@@ -17,28 +26,25 @@ import {
  * What one flush changed, as the instances whose cached records may now be wrong: the changed
  * instances themselves and their previous and new relation neighbours.
  *
- * Two moments matter. In `onFlush` the unit of work still knows what is about to change: the
+ * Three moments matter. In `onFlush` the unit of work still knows what is about to change: the
  * previous members of many-to-many collections (the snapshot), the full previous row of a deleted
- * entity, and which previous values MikroORM never loaded (those are looked up now, before the
- * flush's SQL changes them). After the flush's SQL ran (`afterFlush`, or `afterTransactionCommit`
- * of a plain flush, which comes first) new entities have pks; {@link finishCapture} resolves them.
+ * entity, and which previous values MikroORM never loaded (`lookups`). Those are looked up inside
+ * the flush's transaction before its first statement ({@link resolveLookups}: at `onFlush` inside
+ * an explicit transaction, at `afterTransactionStart` for a plain flush). After the flush's SQL
+ * ran (`afterFlush`, or `afterTransactionCommit` of a plain flush, which comes first) new entities
+ * have pks; {@link finishCapture} resolves them.
  */
 export interface FlushCapture {
-  /** Refs known in `onFlush` (pks of deleted rows, previous FKs, looked-up previous members). */
+  /** Refs known before the flush's SQL (pks of deleted rows, previous FKs, looked-up neighbours). */
   readonly known: Map<string, EntityRef>;
   /** Entities whose pk the flush may assign (new ones), resolved after the flush. */
   readonly entities: Set<object>;
   /** Previous values MikroORM does not know, to look up before the flush's SQL runs. */
-  readonly lookups: Map<string, Lookup>;
+  readonly lookups: LookupPlan;
+  /** True while the lookups wait for the flush's own transaction to begin. */
+  lookupsDeferred: boolean;
   /** Set once the capture was handed on, so the `afterFlush` that follows a commit skips it. */
   emitted: boolean;
-}
-
-/** One thing MikroORM did not know before the flush, to look up with one batched query. */
-export interface Lookup {
-  readonly meta: EntityMetadata;
-  readonly prop: EntityProperty;
-  readonly pks: Set<Pk>;
 }
 
 function addKnown(known: Map<string, EntityRef>, entity: string, pk: Pk | null): void {
@@ -48,16 +54,6 @@ function addKnown(known: Map<string, EntityRef>, entity: string, pk: Pk | null):
 function addEntity(entities: Set<object>, value: unknown): void {
   const entity = relatedEntity(value);
   if (entity) entities.add(entity);
-}
-
-function lookup(lookups: Map<string, Lookup>, meta: EntityMetadata, prop: EntityProperty, pk: Pk): void {
-  const key = `${meta.className}.${prop.name}`;
-  let entry = lookups.get(key);
-  if (!entry) {
-    entry = { meta, prop, pks: new Set() };
-    lookups.set(key, entry);
-  }
-  entry.pks.add(pk);
 }
 
 function collectionItems(
@@ -79,17 +75,18 @@ function collectionItems(
   };
 }
 
-/** A deleted entity: its pk, its previous to-one targets and every member of its collections. */
-function captureDelete(
-  uow: UnitOfWork,
-  changeSet: ChangeSet<object>,
-  capture: FlushCapture,
-  lookups: Map<string, Lookup>,
-): void {
+/**
+ * A deleted entity: its pk, its previous to-one targets and every member of its collections.
+ * Children whose FK cascades are deleted by the database with it: their own neighbours are looked
+ * up too (always, loaded or not), as far as the schema cascades.
+ */
+function captureDelete(uow: UnitOfWork, changeSet: ChangeSet<object>, capture: FlushCapture): void {
   const { meta, entity } = changeSet;
+  const plan = capture.lookups;
   const pk = normalizeDbPk(meta, changeSet.getPrimaryKey()) ?? pkOfEntity(entity);
   if (pk === null) return;
   addKnown(capture.known, meta.className, pk);
+  markDeleted(plan, meta, pk);
   const original = (uow.getOriginalEntityData(entity) ?? {}) as Record<string, unknown>;
   const current = entity as Record<string, unknown>;
   for (const prop of meta.relations) {
@@ -100,31 +97,27 @@ function captureDelete(
           prop.targetMeta!.className,
           normalizeDbPk(prop.targetMeta!, original[prop.name]),
         );
-      else lookup(lookups, meta, prop, pk);
+      else lookupToOne(plan, meta, prop, pk);
       addEntity(capture.entities, current[prop.name]);
-    } else if (isToMany(prop) || prop.kind === ReferenceKind.ONE_TO_ONE) {
-      // Members vanish with the row (FK cascade, or SET NULL): name every one of them. A loaded
-      // collection knows them; otherwise ask the database before the delete runs.
-      const members = collectionItems(current[prop.name]);
-      if (members?.initialized) {
-        for (const item of members.items) capture.entities.add(item);
-        for (const item of members.snapshot ?? []) capture.entities.add(item);
-      } else if (prop.kind === ReferenceKind.ONE_TO_ONE) {
-        addEntity(capture.entities, current[prop.name]);
-        lookup(lookups, meta, prop, pk);
-      } else {
-        lookup(lookups, meta, prop, pk);
-      }
+      continue;
     }
+    if (!isToMany(prop) && prop.kind !== ReferenceKind.ONE_TO_ONE) continue;
+    // Members vanish with the row (FK cascade, or SET NULL): name every one of them. A loaded
+    // collection knows them; otherwise ask the database before the delete runs.
+    const members = collectionItems(current[prop.name]);
+    if (members?.initialized) {
+      for (const item of members.items) capture.entities.add(item);
+      for (const item of members.snapshot ?? []) capture.entities.add(item);
+    } else if (prop.kind === ReferenceKind.ONE_TO_ONE) {
+      addEntity(capture.entities, current[prop.name]);
+    }
+    if (cascadesOnDelete(prop)) lookupCascade(plan, meta, prop, pk);
+    else if (!members?.initialized) lookupRelation(plan, meta, prop, pk);
   }
 }
 
 /** A created or updated entity: itself, and the previous and new targets of changed to-one relations. */
-function captureUpsert(
-  changeSet: ChangeSet<object>,
-  capture: FlushCapture,
-  lookups: Map<string, Lookup>,
-): void {
+function captureUpsert(changeSet: ChangeSet<object>, capture: FlushCapture): void {
   const { meta, entity, payload } = changeSet;
   capture.entities.add(entity);
   const isCreate = changeSet.type === 'create';
@@ -141,12 +134,12 @@ function captureUpsert(
         prop.targetMeta!.className,
         normalizeDbPk(prop.targetMeta!, original[prop.name]),
       );
-    else lookup(lookups, meta, prop, pk);
+    else lookupToOne(capture.lookups, meta, prop, pk);
   }
 }
 
 /** Many-to-many changes, on either side: the owner, and every item added or removed. */
-function captureCollections(uow: UnitOfWork, capture: FlushCapture, lookups: Map<string, Lookup>): void {
+function captureCollections(uow: UnitOfWork, capture: FlushCapture): void {
   for (const collection of uow.getCollectionUpdates()) {
     const prop = collection.property;
     if (prop.kind !== ReferenceKind.MANY_TO_MANY) continue;
@@ -166,7 +159,7 @@ function captureCollections(uow: UnitOfWork, capture: FlushCapture, lookups: Map
       // pivot row of the owner without knowing them. Name them now, before the delete runs.
       const meta = helperMeta(collection.owner);
       const pk = pkOfEntity(collection.owner);
-      if (meta && pk !== null) lookup(lookups, meta, prop, pk);
+      if (meta && pk !== null) lookupRelation(capture.lookups, meta, prop, pk);
     }
   }
 }
@@ -177,7 +170,13 @@ function helperMeta(entity: object): EntityMetadata | undefined {
 
 /** A capture with nothing in it yet. */
 export function emptyCapture(): FlushCapture {
-  return { known: new Map(), entities: new Set(), lookups: new Map(), emitted: false };
+  return {
+    known: new Map(),
+    entities: new Set(),
+    lookups: emptyPlan(),
+    lookupsDeferred: false,
+    emitted: false,
+  };
 }
 
 /**
@@ -187,25 +186,37 @@ export function emptyCapture(): FlushCapture {
 export function captureFlush(uow: UnitOfWork): FlushCapture {
   const capture = emptyCapture();
   for (const changeSet of uow.getChangeSets() as ChangeSet<object>[]) {
-    if (changeSet.type.startsWith('delete')) captureDelete(uow, changeSet, capture, capture.lookups);
-    else captureUpsert(changeSet, capture, capture.lookups);
+    if (changeSet.type.startsWith('delete')) captureDelete(uow, changeSet, capture);
+    else captureUpsert(changeSet, capture);
   }
-  captureCollections(uow, capture, capture.lookups);
+  captureCollections(uow, capture);
   return capture;
 }
 
 /**
- * Runs the capture's lookups: one query per relation whose previous members MikroORM does not
- * know, inside the flush's transaction (so it sees that transaction's earlier writes), before the
- * flush's own SQL changes them.
+ * True when the flush about to run opens its own transaction (a plain `em.flush()` outside any
+ * transaction): MikroORM's own test, made in `onFlush`, before it begins that transaction.
  */
-export async function resolveLookups(em: EntityManager, capture: FlushCapture): Promise<void> {
-  if (capture.lookups.size === 0) return;
-  const ctx = em.getTransactionContext();
-  for (const { meta, prop, pks } of capture.lookups.values()) {
-    const pairs = await fetchRelationPairs(em, meta, prop, [...pks], ctx);
-    for (const [, related] of pairs) addKnown(capture.known, prop.targetMeta!.className, related);
-  }
+export function flushOpensTransaction(em: EntityManager): boolean {
+  return (
+    !em.isInTransaction() &&
+    em.getPlatform().supportsTransactions() &&
+    Boolean(em.config.get('implicitTransactions'))
+  );
+}
+
+/**
+ * Runs the capture's lookups in `ctx`, the flush's transaction, before the flush's own SQL: one
+ * query per relation whose previous members MikroORM does not know, after locking the rows
+ * concerned where the database has row locks. See `lookups.ts`.
+ */
+export async function resolveLookups(
+  em: EntityManager,
+  capture: FlushCapture,
+  ctx?: Transaction,
+): Promise<void> {
+  capture.lookupsDeferred = false;
+  await runLookups(em, capture.lookups, (entity, pk) => addKnown(capture.known, entity, pk), ctx);
 }
 
 /**

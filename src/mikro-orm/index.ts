@@ -19,5 +19,5 @@ export type {
   CacheSubscriberOptions,
   CacheUpdateTarget,
   InvalidationBatch,
-} from './subscriber.js';
+} from './options.js';
 export { CacheSubscriber } from './subscriber.js';

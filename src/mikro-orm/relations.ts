@@ -1,4 +1,5 @@
 import {
+  Cascade,
   type EntityManager,
   type EntityMetadata,
   type EntityProperty,
@@ -98,8 +99,80 @@ export function scalarValue(value: unknown): unknown {
   return value instanceof ScalarReference ? value.unwrap() : value;
 }
 
-function tableOf(meta: EntityMetadata): string {
+/** The FK property on the child side of a one-to-many or inverse one-to-one (the child's to-one owner). */
+export function childFkOf(prop: EntityProperty): EntityProperty | undefined {
+  return prop.mappedBy ? prop.targetMeta?.properties[prop.mappedBy] : undefined;
+}
+
+/**
+ * True when deleting a row makes the DATABASE delete the rows related through `prop` (a one-to-many
+ * or inverse one-to-one): the child's FK is `ON DELETE CASCADE`. Read from the metadata the way
+ * MikroORM's schema generator reads it: `deleteRule: 'cascade'`, or no delete rule and
+ * `Cascade.REMOVE` / `Cascade.ALL` on the FK. A live schema that diverges from the metadata is not seen.
+ */
+export function cascadesOnDelete(prop: EntityProperty): boolean {
+  if (prop.kind !== ReferenceKind.ONE_TO_MANY && !isToOneInverse(prop)) return false;
+  const fk = childFkOf(prop);
+  if (!fk || fk.createForeignKeyConstraint === false) return false;
+  if (fk.deleteRule) return fk.deleteRule.toLowerCase() === 'cascade';
+  return (fk.cascade ?? []).some((cascade) => cascade === Cascade.REMOVE || cascade === Cascade.ALL);
+}
+
+/** The table of an entity, schema-qualified when the entity names a schema. */
+export function tableOf(meta: EntityMetadata): string {
   return meta.schema && meta.schema !== '*' ? `${meta.schema}.${meta.tableName}` : meta.tableName;
+}
+
+interface KnexQuery {
+  select(...columns: string[]): KnexQuery;
+  from(table: string): KnexQuery;
+  whereIn(column: string, values: readonly Pk[]): KnexQuery;
+  forUpdate(): KnexQuery;
+  toSQL(): { sql: string };
+}
+
+interface SqlConnection {
+  getKnex(): { queryBuilder(): KnexQuery };
+  execute(query: unknown, params: unknown[], method: 'all', ctx?: Transaction): Promise<unknown>;
+}
+
+const lockingDialects = new WeakMap<object, boolean>();
+
+/** True when the em's database has row locks (`for update` on Postgres and MySQL; SQLite has none). */
+export function locksRows(em: EntityManager): boolean {
+  const knex = (em.getConnection() as unknown as SqlConnection).getKnex();
+  let locks = lockingDialects.get(knex);
+  if (locks === undefined) {
+    const plain = knex.queryBuilder().select('c').from('t').toSQL().sql;
+    locks = knex.queryBuilder().select('c').from('t').forUpdate().toSQL().sql !== plain;
+    lockingDialects.set(knex, locks);
+  }
+  return locks;
+}
+
+/**
+ * `select col0 as c0, col1 as c1 … from table where column in (…) [for update]`, in `ctx` when
+ * given, built by the connection's query builder (so the dialect decides how to lock, and the
+ * logged statement names its table).
+ */
+export async function selectRows(
+  em: EntityManager,
+  table: string,
+  columns: readonly string[],
+  where: string,
+  values: readonly Pk[],
+  ctx: Transaction | undefined,
+  lock: boolean,
+): Promise<Record<string, unknown>[]> {
+  const connection = em.getConnection() as unknown as SqlConnection;
+  let query = connection
+    .getKnex()
+    .queryBuilder()
+    .select(...columns.map((column, i) => `${column} as c${i}`))
+    .from(table)
+    .whereIn(where, values);
+  if (lock) query = query.forUpdate();
+  return (await connection.execute(query, [], 'all', ctx)) as Record<string, unknown>[];
 }
 
 /**
@@ -144,17 +217,11 @@ export async function fetchRelationPairs(
     ownerColumn = fk.fieldNames[0]!;
     relatedColumn = singlePkProp(target)!.fieldNames[0]!;
   }
-  const placeholders = ownerPks.map(() => '?').join(', ');
-  const sql = `select ?? as ??, ?? as ?? from ?? where ?? in (${placeholders})`;
-  const params = [ownerColumn, 'owner_pk', relatedColumn, 'related_pk', table, ownerColumn, ...ownerPks];
-  const rows = (await em.getConnection().execute(sql, params, 'all', ctx)) as {
-    owner_pk: unknown;
-    related_pk: unknown;
-  }[];
+  const rows = await selectRows(em, table, [ownerColumn, relatedColumn], ownerColumn, ownerPks, ctx, false);
   const pairs: [Pk, Pk][] = [];
   for (const row of rows) {
-    const owner = normalizeDbPk(meta, row.owner_pk);
-    const related = normalizeDbPk(target, row.related_pk);
+    const owner = normalizeDbPk(meta, row.c0);
+    const related = normalizeDbPk(target, row.c1);
     if (owner !== null && related !== null) pairs.push([owner, related]);
   }
   return pairs;

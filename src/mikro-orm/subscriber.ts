@@ -1,4 +1,5 @@
 import type {
+  EntityManager,
   EventArgs,
   EventSubscriber,
   FlushEventArgs,
@@ -12,71 +13,13 @@ import {
   emptyCapture,
   type FlushCapture,
   finishCapture,
+  flushOpensTransaction,
   resolveLookups,
   upsertRefs,
 } from './flush-capture.js';
+import { hasLookups } from './lookups.js';
+import type { CacheSubscriberOptions, CacheUpdateTarget, InvalidationBatch } from './options.js';
 import type { EntityRef } from './relations.js';
-
-/**
- * What the subscriber hands its refs to: an `InstanceCache`, or anything with the same `update`
- * (a queue that runs the cascade elsewhere, say).
- */
-export interface CacheUpdateTarget {
-  /** Refreshes the refs in every version and cascades to what depends on them. */
-  update(refs: readonly Ref[], options?: { updateOnly?: boolean }): Promise<unknown>;
-  /** When present, refs to entities that are not one of `strategy.modelNames` are left out. */
-  readonly strategy?: { readonly modelNames: readonly string[] };
-}
-
-/** A logger, as the subscriber uses one: every method optional (pino, console or your own). */
-export interface CacheSubscriberLogger {
-  debug?(message: string, context?: Readonly<Record<string, unknown>>): void;
-  error?(message: string, context?: Readonly<Record<string, unknown>>): void;
-}
-
-/** One batch of refs the subscriber handed to the cache, after one outermost commit. */
-export interface InvalidationBatch {
-  /** The refs, de-duplicated: the changed instances and their previous and new relation neighbours. */
-  readonly refs: readonly Ref[];
-  /**
-   * `'commit'`: the outermost transaction committed. `'autocommit'`: a write outside any
-   * transaction (an `em.upsert` outside a transaction, or a flush with `implicitTransactions: false`).
-   */
-  readonly trigger: 'commit' | 'autocommit';
-}
-
-/** Options of {@link CacheSubscriber}. */
-export interface CacheSubscriberOptions {
-  /**
-   * Passed to `update`: refresh only keys that are cached, and stop the cascade at a miss. Default
-   * `false`: every ref is reloaded and filled, so the first read after a write is a hit.
-   */
-  updateOnly?: boolean;
-  /**
-   * Maps an entity name to its model name in the strategy; return `null` to ignore the entity.
-   * Default: the entity name is the model name.
-   */
-  modelName?(entityName: string): string | null;
-  /**
-   * Look up, during the flush and inside its transaction, previous values MikroORM never loaded:
-   * the old FK of an entity changed through `em.getReference`, the members of a collection
-   * cleared without being loaded, the children and many-to-many members of a deleted entity whose
-   * collections were not loaded (their rows go by FK cascade, which fires no event). One query per
-   * such relation and flush; none when everything was loaded. Default `true`. With `false`, those
-   * neighbours are refreshed only when the cache still holds the previous record that names them.
-   */
-  resolveUnknown?: boolean;
-  /** Receives `debug` lines (one per batch) and `error` lines. Default: none. */
-  logger?: CacheSubscriberLogger;
-  /** Called after each batch was applied, with what `update` returned and how long it took. */
-  onBatch?(batch: InvalidationBatch, result: unknown, durationMs: number): void;
-  /**
-   * Called when capturing a flush or applying a batch failed. The subscriber never throws: a throw
-   * in `afterTransactionCommit` would reject the caller's flush although its data is committed.
-   * Default: the error is only logged (`logger.error`).
-   */
-  onError?(error: unknown, batch: InvalidationBatch | null): void;
-}
 
 interface KnexTransactionLike {
   parentTransaction?: KnexTransactionLike;
@@ -95,6 +38,9 @@ function rootOf(trx: Transaction): object {
  * flush, what changed (created, updated and deleted entities with their previous state, and
  * many-to-many changes on either side) and calls `cache.update(refs)` once the OUTERMOST
  * transaction has committed. A rollback, a failed flush or a failed commit invalidates nothing.
+ * Rows deleted by an FK `ON DELETE CASCADE` count as deleted: their neighbours are named too.
+ * What MikroORM never loaded is looked up inside the flush's transaction before its first
+ * statement, locking the rows concerned on Postgres (see `resolveUnknown`).
  *
  * Register it FIRST (`MikroORM.init({ subscribers: [subscriber, …] })`, or
  * `orm.em.getEventManager().registerSubscriber(subscriber)` before other subscribers): a
@@ -137,7 +83,11 @@ export class CacheSubscriber implements EventSubscriber {
     this.#options = options;
   }
 
-  /** Captures the flush while the unit of work still knows the previous state. */
+  /**
+   * Captures the flush while the unit of work still knows the previous state. Its lookups run now
+   * when the flush runs inside a transaction (or in none); a plain flush has not begun its own
+   * transaction yet, so they wait for `afterTransactionStart`.
+   */
   async onFlush(args: FlushEventArgs): Promise<void> {
     let capture: FlushCapture;
     try {
@@ -148,13 +98,9 @@ export class CacheSubscriber implements EventSubscriber {
       capture = emptyCapture();
     }
     this.#captures.set(args.uow, capture);
-    if (this.#options.resolveUnknown ?? true) {
-      try {
-        await resolveLookups(args.em, capture);
-      } catch (error) {
-        this.#report(error, null);
-      }
-    }
+    if (!(this.#options.resolveUnknown ?? true) || !hasLookups(capture.lookups)) return;
+    if (flushOpensTransaction(args.em)) capture.lookupsDeferred = true;
+    else await this.#lookUp(args.em, capture, args.em.getTransactionContext());
   }
 
   /**
@@ -191,14 +137,21 @@ export class CacheSubscriber implements EventSubscriber {
     else await this.#apply(refs, 'autocommit');
   }
 
-  /** Remembers when a root transaction really committed, for the case described at `beforeTransactionRollback`. */
-  afterTransactionStart(args: TransactionEventArgs): void {
+  /**
+   * A plain flush's own transaction has begun (`args.uow` set), before its first statement: its
+   * lookups run now, in that transaction. Also remembers when a root transaction really
+   * committed, for the case described at `beforeTransactionRollback`.
+   */
+  async afterTransactionStart(args: TransactionEventArgs): Promise<void> {
     const trx = args.transaction as KnexTransactionLike | undefined;
-    if (!trx || trx.parentTransaction || !trx.executionPromise) return;
-    trx.executionPromise.then(
-      () => this.#committed.add(trx),
-      () => {},
-    );
+    if (trx && !trx.parentTransaction && trx.executionPromise) {
+      trx.executionPromise.then(
+        () => this.#committed.add(trx),
+        () => {},
+      );
+    }
+    const capture = args.uow ? this.#captures.get(args.uow) : undefined;
+    if (capture?.lookupsDeferred) await this.#lookUp(args.em, capture, args.transaction);
   }
 
   /**
@@ -255,6 +208,14 @@ export class CacheSubscriber implements EventSubscriber {
       }
     }
     await this.#apply(refs, 'commit');
+  }
+
+  async #lookUp(em: EntityManager, capture: FlushCapture, ctx: Transaction | undefined): Promise<void> {
+    try {
+      await resolveLookups(em, capture, ctx);
+    } catch (error) {
+      this.#report(error, null);
+    }
   }
 
   #park(trx: Transaction, refs: Map<string, EntityRef>): void {

@@ -101,7 +101,6 @@ describe.each(await testDatabases())('InstanceCache over MikroORM on %s: counted
       const { from, to } = await moveNatively();
       const run = await f.sql.measure(() => f.cache.invalidate('Choice', [f.seeded.choiceIds[0]!]));
       expect(run.queries.filter((sql) => /from\s+["`]?question["`]?/i.test(sql)).length).toBeGreaterThan(0);
-      expect(run.result.skipped).toBe(0);
       const after = await f.sql.measure(() =>
         f.cache.getInstances('Question', [from, to], { version: 'v1' }),
       );
@@ -109,6 +108,10 @@ describe.each(await testDatabases())('InstanceCache over MikroORM on %s: counted
       const fresh = await f.orm.em
         .fork()
         .find(Question, { id: [from, to] }, { populate: ['choices'], orderBy: { id: 1 } });
+      // The filled parents (misses: no previous record) name all their choices; those that are not
+      // cached are left alone (the core bounds a cascade from a miss), in both versions.
+      const others = fresh.reduce((n, q) => n + q.choices.length, 0) - 1;
+      expect(run.result.skipped).toBe(others * 2);
       expect(after.result.map((q) => (q as { choiceIds: number[] }).choiceIds)).toEqual(
         [from, to].map((id) =>
           fresh

@@ -2,21 +2,28 @@
  * Writes through MikroORM keep the InstanceCache exact, on better-sqlite and the real Postgres.
  * Each test warms every record of every model in both versions, writes, and then proves that
  * reading everything again costs NO query (every affected key was refreshed in place, none just
- * dropped) and equals a fresh serialization from the database.
+ * dropped) and equals a fresh serialization from the database. The COLD-cache and two-fork tests
+ * cache only Users, so that nothing but the subscriber's own lookups can name the users whose
+ * votes an FK cascade deletes.
  */
+import { type EntityManager, ForeignKeyConstraintViolationException } from '@mikro-orm/core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Choice, Question, User } from '../../examples/poll/entities.js';
+import { Choice, type IChoice, Question, User } from '../../examples/poll/entities.js';
 import type { Pk } from '../../src/index.js';
-import { testDatabases } from '../support/mikro-orm.js';
+import { testDatabases, waitForLockWait } from '../support/mikro-orm.js';
 import { createPollCacheFixture, type PollCacheFixture } from '../support/poll-cache.js';
 
 describe.each(await testDatabases())('CacheSubscriber + InstanceCache on %s: writes', (database) => {
   let f: PollCacheFixture;
+  let race: PollCacheFixture | undefined;
   beforeAll(async () => {
     f = await createPollCacheFixture(database, 'writes');
+    if (database === 'postgres')
+      race = await createPollCacheFixture(database, 'writes_race', { updateOnly: true });
   });
   afterAll(async () => {
     await f?.close();
+    await race?.close();
   });
   beforeEach(async () => {
     await f.reset();
@@ -143,6 +150,86 @@ describe.each(await testDatabases())('CacheSubscriber + InstanceCache on %s: wri
     await expectExact({ User: [userPk], Question: [question.id], Choice: choices });
     expect(await f.cache.getInstances('Choice', choices)).toEqual(choices.map(() => null));
   });
+
+  /** These users as the cache serves them in both versions: at zero queries, and equal to the database. */
+  const expectUsersExact = async (users: Pk[], fixture = f) => {
+    const pks = { Question: [], Choice: [], User: users };
+    const served = await fixture.sql.measure(() => fixture.readAll(pks));
+    expect(served.result).toEqual(await fixture.freshAll(pks));
+    expect(served.queries).toEqual([]);
+  };
+
+  it.each([
+    ['every User', (all: Pk[], _voters: Pk[]) => all],
+    ['one voter', (_all: Pk[], voters: Pk[]) => voters.slice(0, 1)],
+  ])(
+    "deleting a Question on a COLD cache (%s cached, nothing else) refreshes its choices' voters",
+    async (_, pick) => {
+      await f.reset();
+      const question = f.seeded.questionIds[0]!;
+      const choices = await f.orm.em.fork().find(Choice, { question }, { populate: ['voters'] });
+      const voters = [...new Set(choices.flatMap((c) => c.voters.getItems().map((u) => u.id)))];
+      const warm = pick((await f.allPks()).User, voters);
+      for (const version of ['v1', 'v2']) await f.cache.getInstances('User', warm, { version });
+      const em = f.orm.em.fork();
+      // Neither the question's choices nor their voters are loaded, and no Choice record is cached:
+      // only the subscriber's lookup can name the users whose voteIds lose these choices.
+      em.remove(await em.findOneOrFail(Question, question));
+      await em.flush();
+      await expectUsersExact(warm);
+    },
+  );
+
+  // Two forks on Postgres. `race` has updateOnly and caches only Users, so no Choice record is ever
+  // filled: only the delete's own lookup can name a voter whose vote the database cascades away.
+  // Registered on Postgres only (SQLite has no row locks and one connection), rather than skipped.
+  if (database === 'postgres') {
+    it.each([
+      ['the Choice (a reference)', (em: EntityManager, c: IChoice) => em.getReference(Choice, c.id)],
+      [
+        'its Question (choices never loaded)',
+        (em: EntityManager, c: IChoice) => em.getReference(Question, c.question.id),
+      ],
+    ])(
+      'two forks: deleting %s makes a concurrent vote wait, then fail; no stale voter',
+      async (_, doomedOf) => {
+        const lean = race!;
+        await lean.reset();
+        const voted = await lean.orm.em
+          .fork()
+          .findOneOrFail(Choice, lean.seeded.choiceIds[0]!, { populate: ['voters'] });
+        const newcomer = lean.seeded.userIds.find((id) => !voted.voters.getItems().some((u) => u.id === id))!;
+        const users = (await lean.allPks()).User;
+        for (const version of ['v1', 'v2']) await lean.cache.getInstances('User', users, { version });
+        let vote: Promise<unknown> | undefined;
+        let meanwhile: unknown;
+        const em = lean.orm.em.fork({ cloneEventManager: true });
+        // After the subscriber's lookups, before the DELETE: another fork, on another connection,
+        // votes for the doomed choice and tries to commit.
+        em.getEventManager().registerSubscriber({
+          async beforeDelete() {
+            const other = lean.orm.em.fork();
+            const choice = await other.findOneOrFail(Choice, voted.id, { populate: ['voters'] });
+            choice.voters.add(other.getReference(User, newcomer));
+            vote = other.flush().then(
+              () => 'committed',
+              (error: unknown) => error,
+            );
+            const waiting = waitForLockWait(lean.orm).then((yes) => (yes ? 'waiting' : 'timed out'));
+            meanwhile = await Promise.race([vote, waiting]);
+          },
+        });
+        em.remove(doomedOf(em, voted));
+        await em.flush();
+        const outcome = await vote;
+        await expectUsersExact(users, lean);
+        // How: the lookup locked the choice (`for update`); the vote's FK check waited for the delete to
+        // commit, then found no choice.
+        expect(meanwhile).toBe('waiting');
+        expect(outcome).toBeInstanceOf(ForeignKeyConstraintViolationException);
+      },
+    );
+  }
 
   it('deactivating a user hides it in v1 and shows it in v2', async () => {
     const em = f.orm.em.fork();

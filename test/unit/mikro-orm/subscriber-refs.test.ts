@@ -96,9 +96,7 @@ describe.each(await testDatabases())('CacheSubscriber refs on %s', (database) =>
   /** The choices of a question and their voters, as refs, read on a fork of their own. */
   const cascadeOf = async (questionPk: number) => {
     const choices = await f.db.orm.em.fork().find(Choice, { question: questionPk }, { populate: ['voters'] });
-    return [
-      ...new Set([...choices.map((c) => `Choice:${c.id}`), ...choices.flatMap((c) => f.votersOf(c))]),
-    ];
+    return [...new Set([...choices.map((c) => `Choice:${c.id}`), ...choices.flatMap((c) => f.votersOf(c))])];
   };
 
   it('deleting a Question names its choices and their voters, which the database deletes by cascade', async () => {
@@ -123,7 +121,10 @@ describe.each(await testDatabases())('CacheSubscriber refs on %s', (database) =>
     // Postgres first locks the question (`for update`): no choice can be added to it meanwhile. Then,
     // on both: its choices (locked on Postgres: no vote for them can commit meanwhile), their voters.
     const statements = f.db.sql.statements.map((sql) => sql.trim().toLowerCase());
-    const lookups = statements.slice(1, statements.findIndex((sql) => sql.startsWith('delete')));
+    const lookups = statements.slice(
+      1,
+      statements.findIndex((sql) => sql.startsWith('delete')),
+    );
     expect(statements[0]).toMatch(/^begin/);
     expect(lookups.map((sql) => /from\s+\S*(question|choice_voters|choice)\b/.exec(sql)?.[1])).toEqual(
       database === 'postgres' ? ['question', 'choice', 'choice_voters'] : ['choice', 'choice_voters'],
