@@ -1,3 +1,4 @@
+import type { SqlEntityManager } from '@mikro-orm/better-sqlite';
 import { type EntityManager, type FilterQuery, raw } from '@mikro-orm/core';
 import type { ListOptions, PageArgs, PkRow } from '../../src/apollo/index.js';
 import type { JsonValue } from '../../src/index.js';
@@ -58,14 +59,16 @@ export async function questionPage(
     // lower() on both sides: LIKE is case-insensitive on SQLite but not on Postgres.
     where.push({ [raw("lower(question_text) like ? escape '\\'", [likePattern(options.search)])]: [] });
   }
-  // Only the pk and the sort key are selected, and nothing is registered in the identity map: the
-  // records themselves come from the cache.
-  const rows = await em.find(Question, where.length > 0 ? { $and: where } : {}, {
-    fields: ['id', 'pubDate'],
-    orderBy: [{ pubDate: dir }, { id: dir }],
-    limit: options.limit,
-    disableIdentityMap: true,
-  });
+  // Only the pk and the sort key are selected, and no entity is built (`execute('all', true)`
+  // maps columns to properties and converts types, nothing more): the records come from the
+  // cache. Building 50 partial entities with em.find cost 2–4 ms of a 20 ms warm request.
+  const rows: { id: number; pubDate: Date }[] = await (em as SqlEntityManager)
+    .createQueryBuilder(Question)
+    .select(['id', 'pubDate'])
+    .where(where.length > 0 ? { $and: where } : {})
+    .orderBy([{ pubDate: dir }, { id: dir }])
+    .limit(options.limit)
+    .execute('all', true);
   return rows.map((row) => ({ pk: row.id, cursor: [row.pubDate.toISOString(), row.id] }));
 }
 

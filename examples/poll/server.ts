@@ -109,6 +109,9 @@ export async function startPollServer(options: StartPollServerOptions = {}): Pro
     port: options.port ?? 4000,
     host: options.host ?? '127.0.0.1',
     cacheStats: { enabled: options.cacheStats ?? false },
+    // The example reports each request's SQL in extensions.cache.sql; production servers that do
+    // not need it leave countSql off (it costs CPU on every promise).
+    countSql: true,
     versions: POLL_VERSIONS.map((version) => ({
       path: `/graphql/${version}`,
       server: { typeDefs: loadSdl(version), resolvers: version === 'v1' ? resolversV1 : resolversV2 },

@@ -50,8 +50,10 @@ export interface GraphQLHttpHandlerOptions {
   maxBodyBytes?: number;
   /**
    * Run each request inside its own SQL counter scope (`runWithSqlCounter`), so `countSqlQuery()`
-   * calls from an ORM logger land in `context.sql`. Default `true`. It enables Node's async
-   * context tracking, which costs a little CPU per promise; turn it off if you do not count SQL.
+   * calls from an ORM logger land in `context.sql` (and `extensions.cache.sql`). Default `false`:
+   * it enables Node's async context tracking, which costs CPU on every promise of the process
+   * (0–8% per warm nested request in `npm run bench`, more under load). Turn it on where you want
+   * per-request SQL counts (development, the example server, tests).
    */
   countSql?: boolean;
 }
@@ -130,7 +132,7 @@ export function createGraphQLHttpHandler(
     table.set(route.path, route);
   }
   const paths = [...table.keys()].join(', ');
-  const countSql = options.countSql ?? true;
+  const countSql = options.countSql ?? false;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');

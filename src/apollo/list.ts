@@ -80,15 +80,24 @@ export function createListResolver<
       model,
       rows.map((row) => row.pk),
     );
-    const edges: Edge<R>[] = [];
-    rows.forEach((row, i) => {
+    const nodes: R[] = [];
+    const readable: number[] = [];
+    rows.forEach((_, i) => {
       const node = records[i];
-      if (node) edges.push({ cursor: encodeCursor(row.cursor), node: node as R });
+      if (node) {
+        nodes.push(node as R);
+        readable.push(i);
+      }
     });
     const last = rows[rows.length - 1];
+    let edges: Edge<R>[] | undefined;
     return {
-      edges,
-      nodes: edges.map((edge) => edge.node),
+      // Cursors are encoded only when the query asks for edges.
+      get edges() {
+        edges ??= readable.map((i, n) => ({ cursor: encodeCursor(rows[i]!.cursor), node: nodes[n]! }));
+        return edges;
+      },
+      nodes,
       // The end cursor is the last row fetched, readable or not, so paging never stalls on hidden rows.
       pageInfo: { hasNextPage: raw.length > first, endCursor: last ? encodeCursor(last.cursor) : null },
     };

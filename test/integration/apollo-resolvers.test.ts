@@ -69,6 +69,7 @@ describe('createCachedResolvers on Apollo over HTTP', () => {
     );
     server = await startGraphQLServer({
       port: 0,
+      countSql: true,
       cacheStats: { enabled: true },
       versions: [
         {

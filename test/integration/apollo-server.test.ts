@@ -69,6 +69,7 @@ describe('startGraphQLServer', () => {
     const { cache, resolvers } = setup();
     running = await startGraphQLServer({
       port: 0,
+      countSql: true,
       versions: ['v1', 'v2'].map((version) => ({
         path: `/graphql/${version}`,
         server: { typeDefs, resolvers },
