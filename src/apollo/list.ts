@@ -18,7 +18,7 @@ type ReadAligned<Context> = (
   context: Context,
   model: string,
   pks: readonly Pk[],
-) => Promise<(object | null)[]>;
+) => (object | null)[] | Promise<(object | null)[]>;
 
 function checkCount(value: number, name: string, model: string): void {
   if (!Number.isSafeInteger(value) || value < 0) {

@@ -1,6 +1,6 @@
-import type DataLoader from 'dataloader';
 import type { GraphQLResolveInfo } from 'graphql';
 import type { JsonValue } from '../codecs/codec.js';
+import { readRecords } from '../loaders/request-batcher.js';
 import type { Pk } from '../strategy/pk.js';
 import type { Connection, PageArgs, PkPageRequest, PkRow } from './connection.js';
 import { badUserInput, toGraphQLError } from './errors.js';
@@ -63,12 +63,15 @@ export type TypeResolvers<R, F> = {
   [K in keyof F]: F[K] extends keyof R ? (parent: R) => R[F[K]] : F[K];
 };
 
-/** A field resolver over a parent of type `P`. */
+/**
+ * A field resolver over a parent of type `P`. It returns the result itself when every record it
+ * needs is already memoized in the request, and a promise otherwise.
+ */
 export type CachedFieldResolver<P, Context, Result> = (
   parent: P,
   args: unknown,
   context: Context,
-) => Promise<Result>;
+) => Result | Promise<Result>;
 
 /** The resolver builders of one schema version; see {@link createCachedResolvers}. */
 export interface CachedResolvers<Records extends object, Context extends LoaderContext> {
@@ -117,16 +120,14 @@ export interface CachedResolvers<Records extends object, Context extends LoaderC
   ): TypeResolvers<Records[M], F>;
 }
 
-type AnyLoader = DataLoader<Pk, object | null, Pk | string>;
-
-function loaderOf(context: LoaderContext, model: string): AnyLoader {
-  const loader = (context?.loaders as Record<string, AnyLoader | undefined> | undefined)?.[model];
-  if (!loader) {
+function loadersOf(context: LoaderContext): object {
+  const loaders = context?.loaders;
+  if (!loaders) {
     throw new Error(
-      `graphql-cached-instances/apollo: the context has no loader for model "${model}". Build the context with cachedContext(cache, …), and check that "${model}" has records in the version this schema reads`,
+      'graphql-cached-instances/apollo: the context has no loaders. Build the context with cachedContext(cache, …)',
     );
   }
-  return loader;
+  return loaders;
 }
 
 function isPromise(value: unknown): value is Promise<unknown> {
@@ -161,13 +162,30 @@ export function createCachedResolvers<Records extends object, Context extends Lo
     }
   }
 
-  // Aligned with `pks`: the readable record, or null. One DataLoader call, so one batch per tick.
-  async function readAligned(
+  // Aligned with `pks`: the readable record, or null. The keys join the request's one batch per
+  // tick; when every record is already memoized (and canRead is synchronous) the answer is
+  // returned synchronously, which spares graphql-js a promise per field.
+  function readAligned(
     context: Context,
     model: string,
     pks: readonly Pk[],
-  ): Promise<(object | null)[]> {
-    const results = await loaderOf(context, model).loadMany(pks);
+  ): (object | null)[] | Promise<(object | null)[]> {
+    let read: ReturnType<typeof readRecords>;
+    try {
+      read = readRecords(loadersOf(context), model, pks);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return isPromise(read)
+      ? read.then((results) => checkAll(context, model, results))
+      : checkAll(context, model, read);
+  }
+
+  function checkAll(
+    context: Context,
+    model: string,
+    results: readonly (object | null | Error)[],
+  ): (object | null)[] | Promise<(object | null)[]> {
     const records = results.map((result) => {
       if (result instanceof Error) throw toGraphQLError(result);
       return result;
@@ -175,31 +193,29 @@ export function createCachedResolvers<Records extends object, Context extends Lo
     const check = canRead[model];
     if (!check) return records;
     const verdicts = records.map((record) => (record === null ? false : check(record, context)));
-    const resolved = verdicts.some(isPromise) ? await Promise.all(verdicts) : (verdicts as boolean[]);
-    return records.map((record, i) => (resolved[i] ? record : null));
+    if (!verdicts.some(isPromise)) return records.map((record, i) => (verdicts[i] ? record : null));
+    return Promise.all(verdicts).then((resolved) =>
+      records.map((record, i) => (resolved[i] ? record : null)),
+    );
   }
 
-  async function readOne(context: Context, model: string, pk: Pk): Promise<object | null> {
-    let record: object | null;
-    try {
-      record = await loaderOf(context, model).load(pk);
-    } catch (error) {
-      throw toGraphQLError(error);
-    }
-    if (record === null) return null;
-    const check = canRead[model];
-    return !check || (await check(record, context)) ? record : null;
+  function readOne(context: Context, model: string, pk: Pk): object | null | Promise<object | null> {
+    const read = readAligned(context, model, [pk]);
+    return isPromise(read) ? read.then((records) => records[0] ?? null) : (read[0] ?? null);
   }
 
-  async function readMany(context: Context, model: string, pks: readonly Pk[]): Promise<object[]> {
+  function readMany(context: Context, model: string, pks: readonly Pk[]): object[] | Promise<object[]> {
     if (pks.length === 0) return [];
-    return (await readAligned(context, model, pks)).filter((record): record is object => record !== null);
+    const keep = (records: (object | null)[]) =>
+      records.filter((record): record is object => record !== null);
+    const read = readAligned(context, model, pks);
+    return isPromise(read) ? read.then(keep) : keep(read);
   }
 
   type R<M extends keyof Records> = Records[M];
   return {
-    load: (context, model, pk) => readOne(context, model, pk) as Promise<R<typeof model> | null>,
-    loadMany: (context, model, pks) => readMany(context, model, pks) as Promise<R<typeof model>[]>,
+    load: async (context, model, pk) => (await readOne(context, model, pk)) as R<typeof model> | null,
+    loadMany: async (context, model, pks) => (await readMany(context, model, pks)) as R<typeof model>[],
     byId(model, arg) {
       const name = arg ?? 'id';
       return async (_parent, args, context) => {
@@ -209,21 +225,22 @@ export function createCachedResolvers<Records extends object, Context extends Lo
             argument: name,
           });
         }
-        return readOne(context, model, pk) as Promise<R<typeof model> | null>;
+        return (await readOne(context, model, pk)) as R<typeof model> | null;
       };
     },
     related(model, field) {
-      return async (parent, _args, context) => {
+      return (parent, _args, context) => {
         const pks = parent?.[field];
-        return (pks ? readMany(context, model, pks) : []) as Promise<R<typeof model>[]>;
+        return (pks ? readMany(context, model, pks) : []) as R<typeof model>[] | Promise<R<typeof model>[]>;
       };
     },
     relatedOne(model, field) {
-      return async (parent, _args, context) => {
+      return (parent, _args, context) => {
         const pk = parent?.[field];
-        return (pk === null || pk === undefined ? null : readOne(context, model, pk)) as Promise<R<
-          typeof model
-        > | null>;
+        return (pk === null || pk === undefined ? null : readOne(context, model, pk)) as
+          | R<typeof model>
+          | null
+          | Promise<R<typeof model> | null>;
       };
     },
     list<M extends keyof Records & string, Args extends PageArgs, C extends JsonValue = Pk>(

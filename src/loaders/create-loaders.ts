@@ -1,7 +1,8 @@
 import DataLoader from 'dataloader';
 import type { InstanceCache } from '../core/instance-cache.js';
 import type { CacheStats } from '../core/stats.js';
-import { normalizePk, type Pk } from '../strategy/pk.js';
+import type { Pk } from '../strategy/pk.js';
+import { batchersOf, ModelBatcher } from './request-batcher.js';
 
 /** One DataLoader per model: `loaders.Question.load(1)`, `.loadMany([1, 2])`. */
 export type Loaders<Records extends object> = {
@@ -16,10 +17,34 @@ export interface CreateLoadersOptions {
   stats?: CacheStats;
 }
 
+// clearAll() also forgets what list reads (readRecords) memoized for this model.
+class ModelLoader extends DataLoader<Pk, object | null, Pk | string> {
+  readonly #batcher: ModelBatcher;
+  constructor(batcher: ModelBatcher, options: DataLoader.Options<Pk, object | null, Pk | string>) {
+    super((raws) => loadBatch(batcher, raws), options);
+    this.#batcher = batcher;
+  }
+  override clearAll(): this {
+    this.#batcher.clear();
+    return super.clearAll();
+  }
+}
+
+async function loadBatch(batcher: ModelBatcher, raws: readonly Pk[]): Promise<(object | null | Error)[]> {
+  const pks = raws.map((raw) => batcher.normalize(raw));
+  await batcher.request(pks.filter((pk): pk is Pk => !(pk instanceof Error)));
+  return pks.map((pk) => {
+    if (pk instanceof Error) return pk;
+    const settled = batcher.settled(pk)!;
+    return 'error' in settled ? settled.error : settled.record;
+  });
+}
+
 /**
  * Creates per-request DataLoaders, one per model that has records in the version. All loads of a
- * model made in one tick become ONE `cache.getInstances` call (one store round trip), and a
- * DataLoader memoizes per request, so a nested query costs one round trip per level of nesting.
+ * model made in one tick become ONE `cache.getInstances` call (one store round trip) — together
+ * with the list reads the Apollo resolvers make through the same per-request queue — and reads
+ * are memoized per request, so a nested query costs one round trip per level of nesting.
  *
  * Ids are normalised to the model's pk type before memoizing (`'7'` and `7` are one key for a
  * numeric model); a malformed id rejects only its own `load` with an `InvalidPkError`.
@@ -33,36 +58,29 @@ export function createLoaders<Records extends object>(
   const version = cache.strategy.checkVersion(options.version ?? cache.strategy.defaultVersion);
   const stats = options.stats;
   const loaders: Record<string, DataLoader<Pk, object | null, Pk | string>> = {};
+  const batchers = new Map<string, ModelBatcher>();
   for (const name of cache.strategy.modelNames) {
     const resolved = cache.strategy.model(name).versions.get(version);
     if (!resolved || resolved.serialize === null) continue;
-    const { pkType } = resolved;
+    const batcher = new ModelBatcher(
+      cache as unknown as InstanceCache<Record<string, object>>,
+      name,
+      resolved.pkType,
+      version,
+      stats,
+    );
+    batchers.set(name, batcher);
     // An invalid id gets a cache key of its own that no valid pk can have (numbers never contain a
     // space, string pks are keyed as themselves), so it never shares a memo slot with a real pk.
     const cacheKeyFn = (raw: Pk): Pk | string => {
-      try {
-        return normalizePk(raw, pkType, name);
-      } catch {
-        return `invalid ${typeof raw} ${String(raw)}`;
-      }
-    };
-    const batch = async (raws: readonly Pk[]): Promise<(object | null | Error)[]> => {
-      const valid: Pk[] = [];
-      const out: (object | null | Error)[] = raws.map((raw) => {
-        try {
-          valid.push(normalizePk(raw, pkType, name));
-          return null;
-        } catch (error) {
-          return error as Error;
-        }
-      });
-      const records = await cache.getInstances(name, valid, { version, stats });
-      let next = 0;
-      return out.map((value) => (value instanceof Error ? value : (records[next++] ?? null)));
+      const pk = batcher.normalize(raw);
+      return pk instanceof Error ? `invalid ${typeof raw} ${String(raw)}` : pk;
     };
     const memo = new Map<Pk | string, Promise<object | null>>();
-    loaders[name] = new DataLoader<Pk, object | null, Pk | string>(batch, {
+    loaders[name] = new ModelLoader(batcher, {
       cacheKeyFn,
+      // Dispatch with the model's list reads, in one batch per tick.
+      batchScheduleFn: (dispatch) => batcher.onDispatch(dispatch),
       cacheMap: stats
         ? {
             get(key) {
@@ -77,5 +95,6 @@ export function createLoaders<Records extends object>(
         : memo,
     });
   }
+  batchersOf.set(loaders, batchers);
   return loaders as unknown as Loaders<Records>;
 }

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLoaders, createStats, InstanceCache } from '../../../src/index.js';
+import { readRecords } from '../../../src/loaders/request-batcher.js';
 import { createPollDb, seedPoll } from '../../support/poll-fixture.js';
 import { createTestRedisStore, monitorNamespace, redisAvailable } from '../../support/redis.js';
 import { storeCases, type TestStore } from '../../support/stores.js';
@@ -73,6 +74,52 @@ for (const storeCase of storeCases) {
       expect(many[0]).toMatchObject({ id: 1 });
       expect(many[1]).toMatchObject({ code: 'E_INVALID_PK' });
       expect(many[2]).toBeNull();
+    });
+
+    it('list reads and DataLoader loads of one tick share ONE batched read', async () => {
+      const cache = new InstanceCache(strategy, { store: handle.store });
+      const stats = createStats();
+      const loaders = createLoaders(cache, { stats });
+      const [list, one, many] = await Promise.all([
+        readRecords(loaders, 'Choice', [1, 2]),
+        loaders.Choice.load(3),
+        loaders.Choice.loadMany([2, 3]),
+      ]);
+      expect((list as { id: number }[]).map((c) => c.id)).toEqual([1, 2]);
+      expect(one).toMatchObject({ id: 3 });
+      expect(many.map((c) => (c as { id: number }).id)).toEqual([2, 3]);
+      expect(db.loadsOf('Choice')).toEqual([{ model: 'Choice', version: 'v1', pks: [1, 2, 3] }]);
+      expect(stats.storeRoundTrips).toBe(2); // one read, one fill
+    });
+
+    it('a list read answers synchronously once its records are memoized in the request', async () => {
+      const cache = new InstanceCache(strategy, { store: handle.store });
+      const loaders = createLoaders(cache);
+      const first = readRecords(loaders, 'Choice', [1, 2]);
+      expect(first).toBeInstanceOf(Promise);
+      await first;
+      const again = readRecords(loaders, 'Choice', [2, 1, 'x' as never]);
+      expect(Array.isArray(again)).toBe(true);
+      expect((again as unknown[]).slice(0, 2)).toMatchObject([{ id: 2 }, { id: 1 }]);
+      expect((again as unknown[])[2]).toMatchObject({ code: 'E_INVALID_PK' });
+      loaders.Choice.clearAll(); // after a write: the next read goes to the cache again
+      expect(readRecords(loaders, 'Choice', [1])).toBeInstanceOf(Promise);
+    });
+
+    it('a failed batch is reported to every reader of it and retried on the next read', async () => {
+      const cache = new InstanceCache(strategy, { store: handle.store });
+      const loaders = createLoaders(cache);
+      db.failing = true;
+      const [list, one] = await Promise.allSettled([
+        readRecords(loaders, 'Question', [1]),
+        loaders.Question.load(1),
+      ]);
+      expect((list as PromiseFulfilledResult<unknown[]>).value[0]).toMatchObject({
+        message: 'database is down',
+      });
+      expect(one).toMatchObject({ status: 'rejected', reason: { message: 'database is down' } });
+      db.failing = false;
+      expect(await readRecords(loaders, 'Question', [1])).toMatchObject([{ id: 1 }]);
     });
 
     it('loaders exist only for models with records in the version', () => {
