@@ -111,28 +111,24 @@ export class CacheSubscriber implements EventSubscriber {
     const capture = this.#captures.get(args.uow);
     this.#captures.delete(args.uow);
     if (capture?.emitted) return;
-    let refs: Map<string, EntityRef>;
-    try {
-      refs = finishCapture(args.uow, capture);
-    } catch (error) {
-      this.#report(error, null);
-      return;
-    }
-    const trx = args.em.getTransactionContext();
-    if (trx) this.#park(trx, refs);
-    else await this.#apply(refs, 'autocommit');
+    await this.#collect(args.em, () => finishCapture(args.uow, capture));
   }
 
   /** `em.upsert` fires no flush: its entity is parked the same way (or applied, outside a transaction). */
   async afterUpsert(args: EventArgs<object>): Promise<void> {
+    await this.#collect(args.em, () => upsertRefs(args.entity));
+  }
+
+  /** Parks the refs with the root transaction they belong to, or applies them when there is none. */
+  async #collect(em: EventArgs<object>['em'], refsOf: () => Map<string, EntityRef>): Promise<void> {
     let refs: Map<string, EntityRef>;
     try {
-      refs = upsertRefs(args.entity);
+      refs = refsOf();
     } catch (error) {
       this.#report(error, null);
       return;
     }
-    const trx = args.em.getTransactionContext();
+    const trx = em.getTransactionContext();
     if (trx) this.#park(trx, refs);
     else await this.#apply(refs, 'autocommit');
   }

@@ -7,6 +7,7 @@
 
 import type { SeedPollOptions } from '../../examples/poll/seed.js';
 import { type PollServer, startPollServer } from '../../examples/poll/server.js';
+import type { ResponseCacheStats } from '../../src/apollo/index.js';
 import { createTestRedisStore } from '../support/redis.js';
 import { POSTGRES_URL, servicesAvailable } from '../support/services.js';
 
@@ -65,14 +66,7 @@ export interface GraphQLBody {
 }
 
 /** `extensions.cache`. */
-export interface CacheFigures {
-  sql: number;
-  storeRoundTrips: number;
-  memoHits: number;
-  hits: number;
-  misses: number;
-  staleRejected: number;
-}
+export type CacheFigures = ResponseCacheStats;
 
 /** POSTs a GraphQL request with `fetch` (stats header on unless told otherwise). */
 export async function post(
