@@ -182,7 +182,7 @@ try {
 
   // Phase 2: what one more enabled AsyncLocalStorage costs. First an interleaved A/B with a
   // storage of the benchmark's own, enabled for the "@als-on" batches and disabled for the
-  // "@als-off" ones; then the HTTP handler's default `countSql: true`, which enables the library's
+  // "@als-off" ones; then the HTTP handler's opt-in `countSql: true`, which enables the library's
   // storage for good and therefore runs last of all.
   const phase2: Variant[] = [];
   if (options.http) {

@@ -4,7 +4,7 @@
  * client in the same process. Adds body parsing, JSON serialization and the socket round trip
  * to the executeOperation number; the client's own work is in the number too.
  *
- * `countSql: true` (the handler's default) runs every request inside an AsyncLocalStorage scope.
+ * `countSql: true` (opt-in; the example server turns it on) runs every request inside an AsyncLocalStorage scope.
  * On Node 20 an enabled AsyncLocalStorage slows EVERY promise of the process from then on, so the
  * variant with it is measured last (phase 2).
  */
@@ -84,7 +84,7 @@ export async function createHttpVariant(
     baseline: `dataloader-${db.kind}`,
     phase: countSql ? 2 : 1,
     notes: countSql
-      ? "the handler's default; measured last because its AsyncLocalStorage slows every later promise; compare with http-gci-memory@als-on/off"
+      ? 'opt-in SQL counting, as the example server runs; measured last because its AsyncLocalStorage slows every later promise; compare with http-gci-memory@als-on/off'
       : 'startGraphQLServer + keep-alive client in the same process (the client is in the number)',
     async request() {
       const text = await post(agent, url, body);
