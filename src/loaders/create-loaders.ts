@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import type { InstanceCache } from '../core/instance-cache.js';
 import type { CacheStats } from '../core/stats.js';
 import type { Pk } from '../strategy/pk.js';
-import { batchersOf, ModelBatcher } from './request-batcher.js';
+import { attachBatcher, ModelBatcher } from './request-batcher.js';
 
 /** One DataLoader per model: `loaders.Question.load(1)`, `.loadMany([1, 2])`. */
 export type Loaders<Records extends object> = {
@@ -17,26 +17,43 @@ export interface CreateLoadersOptions {
   stats?: CacheStats;
 }
 
-// clearAll() also forgets what list reads (readRecords) memoized for this model.
+// The model's DataLoader, sharing the batcher's queue and memo: clear, clearAll and prime reach
+// the list reads too.
 class ModelLoader extends DataLoader<Pk, object | null, Pk | string> {
   readonly #batcher: ModelBatcher;
   constructor(batcher: ModelBatcher, options: DataLoader.Options<Pk, object | null, Pk | string>) {
     super((raws) => loadBatch(batcher, raws), options);
     this.#batcher = batcher;
+    attachBatcher(this, batcher);
+  }
+  override clear(key: Pk): this {
+    const pk = this.#batcher.normalize(key);
+    if (!(pk instanceof Error)) this.#batcher.clear(pk);
+    return super.clear(key);
   }
   override clearAll(): this {
     this.#batcher.clear();
     return super.clearAll();
   }
+  override prime(key: Pk, value: object | null | PromiseLike<object | null> | Error): this {
+    const pk = this.#batcher.normalize(key);
+    const known =
+      value === null || (typeof value === 'object' && !(value instanceof Error) && !('then' in value));
+    if (!(pk instanceof Error) && known) this.#batcher.prime(pk, value);
+    return super.prime(key, value);
+  }
 }
 
 async function loadBatch(batcher: ModelBatcher, raws: readonly Pk[]): Promise<(object | null | Error)[]> {
   const pks = raws.map((raw) => batcher.normalize(raw));
-  await batcher.request(pks.filter((pk): pk is Pk => !(pk instanceof Error)));
+  const outcomes = await batcher.read(pks.filter((pk): pk is Pk => !(pk instanceof Error)));
   return pks.map((pk) => {
     if (pk instanceof Error) return pk;
-    const settled = batcher.settled(pk)!;
-    return 'error' in settled ? settled.error : settled.record;
+    const outcome = outcomes.get(pk)!;
+    // A failed read rejects the whole DataLoader batch, so DataLoader does not memoize the error
+    // and the next load retries (as it did before list reads shared this queue).
+    if ('error' in outcome) throw outcome.error;
+    return outcome.record;
   });
 }
 
@@ -58,7 +75,6 @@ export function createLoaders<Records extends object>(
   const version = cache.strategy.checkVersion(options.version ?? cache.strategy.defaultVersion);
   const stats = options.stats;
   const loaders: Record<string, DataLoader<Pk, object | null, Pk | string>> = {};
-  const batchers = new Map<string, ModelBatcher>();
   for (const name of cache.strategy.modelNames) {
     const resolved = cache.strategy.model(name).versions.get(version);
     if (!resolved || resolved.serialize === null) continue;
@@ -69,7 +85,6 @@ export function createLoaders<Records extends object>(
       version,
       stats,
     );
-    batchers.set(name, batcher);
     // An invalid id gets a cache key of its own that no valid pk can have (numbers never contain a
     // space, string pks are keyed as themselves), so it never shares a memo slot with a real pk.
     const cacheKeyFn = (raw: Pk): Pk | string => {
@@ -95,6 +110,5 @@ export function createLoaders<Records extends object>(
         : memo,
     });
   }
-  batchersOf.set(loaders, batchers);
   return loaders as unknown as Loaders<Records>;
 }

@@ -122,6 +122,63 @@ for (const storeCase of storeCases) {
       expect(await readRecords(loaders, 'Question', [1])).toMatchObject([{ id: 1 }]);
     });
 
+    it('a failed load is retried by the next DataLoader load, not memoized', async () => {
+      const loaders = createLoaders(new InstanceCache(strategy, { store: handle.store }));
+      db.failing = true;
+      await expect(loaders.Question.load(1)).rejects.toThrow('database is down');
+      db.failing = false;
+      expect(await loaders.Question.load(1)).toMatchObject({ id: 1 });
+    });
+
+    it('clearAll() during a read in flight: later reads get the write, the early reader its answer', async () => {
+      const cache = new InstanceCache(strategy, { store: handle.store });
+      const loaders = createLoaders(cache);
+      const pause = db.pauseNextLoad('Question');
+      const early = loaders.Question.load(1);
+      const both = readRecords(loaders, 'Question', [1]);
+      await pause.paused;
+      db.questions.get(1)!.text = 'written meanwhile';
+      await cache.update([{ model: 'Question', pk: 1 }]);
+      loaders.Question.clearAll(); // what a mutation does after its write
+      const late = loaders.Question.load(1);
+      pause.release();
+      expect(await early).toMatchObject({ text: 'Best color?' });
+      expect(await both).toMatchObject([{ text: 'Best color?' }]);
+      expect(await late).toMatchObject({ text: 'written meanwhile' });
+      expect(await readRecords(loaders, 'Question', [1])).toMatchObject([{ text: 'written meanwhile' }]);
+    });
+
+    it('a reader waiting on two batches still gets every answer when the memo is cleared between them', async () => {
+      const loaders = createLoaders(new InstanceCache(strategy, { store: handle.store }));
+      const pause = db.pauseNextLoad('Question');
+      const first = readRecords(loaders, 'Question', [1]);
+      await pause.paused;
+      const second = readRecords(loaders, 'Question', [1, 2]); // joins the paused batch, queues 2
+      await new Promise((resolve) => setTimeout(resolve, 20)); // the batch of 2 settles
+      loaders.Question.clearAll();
+      pause.release();
+      expect(await first).toMatchObject([{ id: 1 }]);
+      expect(await second).toMatchObject([{ id: 1 }, { id: 2 }]);
+    });
+
+    it('clear(key) and prime(key) reach list reads too', async () => {
+      const cache = new InstanceCache(strategy, { store: handle.store });
+      const loaders = createLoaders(cache);
+      await loaders.Question.load(1);
+      db.questions.get(1)!.text = 'renamed';
+      await cache.update([{ model: 'Question', pk: 1 }]);
+      loaders.Question.clear(1);
+      expect(await readRecords(loaders, 'Question', [1])).toMatchObject([{ text: 'renamed' }]);
+      const primed = { id: 2, text: 'primed', choiceIds: [] };
+      loaders.Question.prime(2, primed as never);
+      expect(readRecords(loaders, 'Question', [2])).toEqual([primed]); // synchronously, no store read
+    });
+
+    it('works on a copy of the loaders object (spread into a context)', async () => {
+      const loaders = createLoaders(new InstanceCache(strategy, { store: handle.store }));
+      expect(await readRecords({ ...loaders }, 'Choice', [1])).toMatchObject([{ id: 1 }]);
+    });
+
     it('loaders exist only for models with records in the version', () => {
       const cache = new InstanceCache(strategy, { store: handle.store });
       expect(Object.keys(createLoaders(cache, { version: 'v2' })).sort()).toEqual([
