@@ -8,6 +8,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { probeTcp } from '../test/support/probe-tcp.js';
 import { BENCH_QUERY, countFields, SERVER_OPTIONS_NOTE } from './lib/graphql.js';
 import { machineFacts, packageVersions } from './lib/machine.js';
 import {
@@ -21,14 +22,7 @@ import {
 } from './lib/measure.js';
 import { parseOptions } from './lib/options.js';
 import { type BenchReport, resultOf, toMarkdown, type VariantResult } from './lib/report.js';
-import {
-  type BenchDatabase,
-  openPostgres,
-  openSqlite,
-  POSTGRES_URL,
-  probeTcp,
-  REDIS_URL,
-} from './lib/services.js';
+import { type BenchDatabase, openPostgres, openSqlite, POSTGRES_URL, REDIS_URL } from './lib/services.js';
 import type { BenchVariables, Variant } from './lib/variant.js';
 import { createCachedInstancesVariant } from './variants/cached-instances.js';
 import { createDataLoaderVariant } from './variants/dataloader-orm.js';

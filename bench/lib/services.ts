@@ -1,4 +1,3 @@
-import { connect } from 'node:net';
 import {
   DefaultLogger,
   type LogContext,
@@ -8,6 +7,7 @@ import {
 } from '@mikro-orm/core';
 import { createPollOrm } from '../../examples/poll/orm.js';
 import { type SeededPoll, type SeedPollOptions, seedPoll } from '../../examples/poll/seed.js';
+import { probeTcp } from '../../test/support/probe-tcp.js';
 
 /** The machine's Postgres (STACK.md): trust auth, user `postgres`. */
 export const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -31,24 +31,6 @@ class CountingLogger extends DefaultLogger {
 
 function countingLoggerFactory(options: LoggerOptions): Logger {
   return new CountingLogger(options);
-}
-
-/** Resolves when something accepts a TCP connection at `url`'s host and port within 1 s. */
-export function probeTcp(url: string, defaultPort: number): Promise<void> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname || '127.0.0.1', port: Number(port) || defaultPort });
-    socket.setTimeout(1000);
-    socket.once('connect', () => {
-      socket.end();
-      resolve();
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      reject(new Error('no answer within 1 s'));
-    });
-    socket.once('error', reject);
-  });
 }
 
 /** A seeded poll database. */

@@ -1,8 +1,9 @@
 import { GraphQLError } from 'graphql';
 import { clearLoaders, createCachedResolvers } from '../../src/apollo/index.js';
+import type { Pk } from '../../src/index.js';
 import { canReadQuestion, type PollContext } from './context.js';
 import { addChoice, createQuestion, deleteChoice, parseId, setVote, updateQuestion } from './mutations.js';
-import type { PollRecordsV1, PollRecordsV2 } from './strategy.js';
+import type { ChoiceRecord, PollRecordsV1, PollRecordsV2 } from './strategy.js';
 
 /** The read rules of both versions: unpublished questions are staff-only, on every path. */
 const canRead = { Question: canReadQuestion };
@@ -70,3 +71,35 @@ export const writes = {
     return found ? choiceId : null;
   },
 };
+
+/** What the choice mutations need of a version's resolver builders: reading a Choice back. */
+interface ChoiceReader {
+  load(context: PollContext, model: 'Choice', pk: Pk): Promise<ChoiceRecord | null>;
+}
+
+/**
+ * The mutations whose arguments and results are the same in every version: each version passes
+ * its own builders, so the returned Choice is read from that version's cache.
+ */
+export function choiceMutations(cached: ChoiceReader) {
+  return {
+    async addChoice(
+      _parent: unknown,
+      args: { questionId: string; choiceText: string },
+      context: PollContext,
+    ) {
+      const id = await writes.addChoice(context, args.questionId, args.choiceText);
+      return (await cached.load(context, 'Choice', id))!;
+    },
+    deleteChoice: (_parent: unknown, args: { id: string }, context: PollContext) =>
+      writes.deleteChoice(context, args.id),
+    async vote(_parent: unknown, args: { choiceId: string; userId: string }, context: PollContext) {
+      const id = await writes.setVote(context, args.choiceId, args.userId, true);
+      return id === null ? null : cached.load(context, 'Choice', id);
+    },
+    async unvote(_parent: unknown, args: { choiceId: string; userId: string }, context: PollContext) {
+      const id = await writes.setVote(context, args.choiceId, args.userId, false);
+      return id === null ? null : cached.load(context, 'Choice', id);
+    },
+  };
+}

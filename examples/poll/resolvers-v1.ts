@@ -1,6 +1,6 @@
 import type { Resolvers } from './generated/v1-resolvers.generated.js';
 import { questionListOptions } from './queries.js';
-import { cachedV1 as cached, writes } from './resolvers-shared.js';
+import { cachedV1 as cached, choiceMutations, writes } from './resolvers-shared.js';
 import { DateTime } from './scalars.js';
 
 /**
@@ -27,19 +27,7 @@ export const resolversV1: Resolvers = {
       });
       return id === null ? null : cached.load(context, 'Question', id);
     },
-    async addChoice(_parent, args, context) {
-      const id = await writes.addChoice(context, args.questionId, args.choiceText);
-      return (await cached.load(context, 'Choice', id))!;
-    },
-    deleteChoice: (_parent, args, context) => writes.deleteChoice(context, args.id),
-    async vote(_parent, args, context) {
-      const id = await writes.setVote(context, args.choiceId, args.userId, true);
-      return id === null ? null : cached.load(context, 'Choice', id);
-    },
-    async unvote(_parent, args, context) {
-      const id = await writes.setVote(context, args.choiceId, args.userId, false);
-      return id === null ? null : cached.load(context, 'Choice', id);
-    },
+    ...choiceMutations(cached),
   },
   Question: cached.type('Question', { choices: cached.related('Choice', 'choiceIds') }),
   Choice: cached.type('Choice', {

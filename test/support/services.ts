@@ -9,9 +9,10 @@
  * const pg = await servicesAvailable('postgres');
  * describe.runIf(pg)('on Postgres', () => { ... });
  */
-import { connect } from 'node:net';
+
 import { describe } from 'vitest';
 import { gate } from './gate.js';
+import { probeTcp } from './probe-tcp.js';
 
 /** A service a suite may need. */
 export type ServiceName = 'postgres' | 'redis';
@@ -20,24 +21,6 @@ export type ServiceName = 'postgres' | 'redis';
 export const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 
 const checks = new Map<ServiceName, Promise<boolean>>();
-
-/** Resolves when something accepts a TCP connection at `url`'s host and port. */
-function probeTcp(url: string, defaultPort: number): Promise<void> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: hostname || '127.0.0.1', port: Number(port) || defaultPort });
-    socket.setTimeout(1000);
-    socket.once('connect', () => {
-      socket.end();
-      resolve();
-    });
-    socket.once('timeout', () => {
-      socket.destroy();
-      reject(new Error('timed out after 1 s'));
-    });
-    socket.once('error', reject);
-  });
-}
 
 async function probePostgres(): Promise<void> {
   await probeTcp(POSTGRES_URL, 5432);
