@@ -8,16 +8,6 @@
 export { type Codec, codecs, type JsonValue } from './codecs/codec.js';
 export type { FieldCodecs } from './codecs/record.js';
 export {
-  CacheError,
-  type CacheErrorCode,
-  type CacheErrorContext,
-  InvalidPkError,
-  RecordEncodingError,
-  StrategyDefinitionError,
-  UnknownModelError,
-  UnknownVersionError,
-} from './core/errors.js';
-export {
   type CacheLogger,
   InstanceCache,
   type InstanceCacheEvents,
@@ -35,6 +25,23 @@ export {
   keyvStore,
   type StoreEntry,
 } from './core/store.js';
+export {
+  CacheError,
+  type CacheErrorCode,
+  type CacheErrorContext,
+  type CacheErrorOptions,
+  CodecError,
+  DuplicateModelError,
+  errorCodes,
+  InvalidOptionError,
+  InvalidPkError,
+  LoadError,
+  RecordEncodingError,
+  StoreError,
+  StrategyDefinitionError,
+  UnknownModelError,
+  UnknownVersionError,
+} from './errors.js';
 export { type CreateLoadersOptions, createLoaders, type Loaders } from './loaders/create-loaders.js';
 export {
   defineModel,

@@ -5,9 +5,9 @@
  * @packageDocumentation
  */
 import KeyvRedis, { createClient, Keyv, type RedisClientType } from '@keyv/redis';
-import { CacheError } from './core/errors.js';
 import type { CacheStore } from './core/store.js';
 import { keyvStore } from './core/store.js';
+import { InvalidOptionError, StoreError } from './errors.js';
 
 /** A node-redis client as created by `createClient` (re-exported by `@keyv/redis`). */
 export type RedisClient = RedisClientType;
@@ -64,7 +64,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
   let client = options.client;
   const owned = client === undefined;
   if (!client) {
-    if (!options.url) throw new TypeError('createRedisStore: give `url` or a connected `client`');
+    if (!options.url) throw new InvalidOptionError('createRedisStore: give `url` or a connected `client`');
     // Without the offline queue a command fails at once while Redis is unreachable, instead of
     // waiting for a reconnect: the cache then serves from the database and retries invalidations.
     client = createClient({ url: options.url, disableOfflineQueue: true }) as RedisClient;
@@ -125,20 +125,16 @@ export type { CacheStore } from './core/store.js';
 async function connectWithin(client: RedisClient, timeout: number, url: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no connection within ${timeout} ms`)), timeout);
+    timer = setTimeout(() => reject(new Error(`no connection within ${timeout} ms`)), timeout); // caught below
   });
   try {
     await Promise.race([client.connect(), expired]);
   } catch (error) {
     client.destroy();
     const where = url.replace(/\/\/[^@/]*@/, '//');
-    throw new CacheError(
-      'E_STORE',
-      `createRedisStore: cannot connect to ${where}: ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
+    throw new StoreError(`createRedisStore: cannot connect to ${where}: ${(error as Error).message}`, {
+      cause: error,
+    });
   } finally {
     clearTimeout(timer);
   }

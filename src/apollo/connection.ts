@@ -64,7 +64,7 @@ export function decodeCursor<C extends JsonValue>(
 ): C {
   let value: JsonValue;
   try {
-    if (!/^[A-Za-z0-9_-]{1,1024}$/.test(text)) throw new Error('not base64url');
+    if (!/^[A-Za-z0-9_-]{1,1024}$/.test(text)) throw new Error('not base64url'); // caught below
     value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as JsonValue;
   } catch {
     throw badUserInput(

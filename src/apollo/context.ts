@@ -1,5 +1,6 @@
 import type { InstanceCache } from '../core/instance-cache.js';
 import { type CacheStats, createStats } from '../core/stats.js';
+import { InvalidOptionError } from '../errors.js';
 import { createLoaders, type Loaders } from '../loaders/create-loaders.js';
 import { createSqlCounter, currentSqlCounter, type SqlCounter } from './sql-scope.js';
 
@@ -66,7 +67,7 @@ export function cachedContext<Records extends object, Args extends unknown[], Ba
   maybeOptions?: CachedContextOptions<Args>,
 ): (...args: Args) => Promise<Base & CachedContext<Records>> {
   if (!cache || typeof cache.getInstances !== 'function' || !cache.strategy) {
-    throw new TypeError(
+    throw new InvalidOptionError(
       `cachedContext(cache, …): expected an InstanceCache, got ${Object.prototype.toString.call(cache)}`,
     );
   }
@@ -77,7 +78,7 @@ export function cachedContext<Records extends object, Args extends unknown[], Ba
     baseOrOptions !== undefined &&
     typeof baseOrOptions !== 'object'
   ) {
-    throw new TypeError(
+    throw new InvalidOptionError(
       `cachedContext(cache, baseContext): baseContext must be a function, got ${typeof baseOrOptions}`,
     );
   }

@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { InvalidPkError } from '../core/errors.js';
+import { InvalidPkError } from '../errors.js';
 
 /** The `extensions.code` Apollo uses for bad arguments; clients branch on it. */
 export const BAD_USER_INPUT = 'BAD_USER_INPUT';

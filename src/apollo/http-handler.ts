@@ -7,6 +7,7 @@ import {
   type HTTPGraphQLRequest,
   type HTTPGraphQLResponse,
 } from '@apollo/server';
+import { InvalidOptionError } from '../errors.js';
 import { createSqlCounter, runWithSqlCounter } from './sql-scope.js';
 
 /** The raw request and response, as a route's context function receives them. */
@@ -34,9 +35,10 @@ export function graphqlRoute<Context extends BaseContext>(
   context: (raw: HttpContextArgs) => Promise<Context>,
 ): GraphQLRoute {
   if (typeof path !== 'string' || !path.startsWith('/')) {
-    throw new TypeError(`graphqlRoute: path must start with "/", got ${JSON.stringify(path)}`);
+    throw new InvalidOptionError(`graphqlRoute: path must start with "/", got ${JSON.stringify(path)}`);
   }
-  if (typeof context !== 'function') throw new TypeError(`graphqlRoute(${path}): context must be a function`);
+  if (typeof context !== 'function')
+    throw new InvalidOptionError(`graphqlRoute(${path}): context must be a function`);
   return {
     path: trimSlashes(path),
     execute: (httpGraphQLRequest, raw) =>
@@ -121,14 +123,14 @@ export function createGraphQLHttpHandler(
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
   if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes <= 0) {
-    throw new TypeError(
+    throw new InvalidOptionError(
       `createGraphQLHttpHandler: options.maxBodyBytes must be a positive integer, got ${String(maxBodyBytes)}`,
     );
   }
   const table = new Map<string, GraphQLRoute>();
   for (const route of routes) {
     if (table.has(route.path))
-      throw new TypeError(`createGraphQLHttpHandler: two routes serve ${route.path}`);
+      throw new InvalidOptionError(`createGraphQLHttpHandler: two routes serve ${route.path}`);
     table.set(route.path, route);
   }
   const paths = [...table.keys()].join(', ');

@@ -1,4 +1,5 @@
 import type { JsonValue } from '../codecs/codec.js';
+import { InvalidOptionError } from '../errors.js';
 import type { Strategy } from '../strategy/define.js';
 import { normalizePk, type Pk } from '../strategy/pk.js';
 import {
@@ -22,7 +23,7 @@ type ReadAligned<Context> = (
 
 function checkCount(value: number, name: string, model: string): void {
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new TypeError(
+    throw new InvalidOptionError(
       `list("${model}"): options.${name} must be a non-negative integer, got ${String(value)}`,
     );
   }
@@ -45,11 +46,14 @@ export function createListResolver<
   readAligned: ReadAligned<Context>,
 ): (parent: unknown, args: Args, context: Context) => Promise<Connection<R>> {
   const { pks, defaultFirst = 20, maxFirst = 100 } = options;
-  if (typeof pks !== 'function') throw new TypeError(`list("${model}"): options.pks must be a function`);
+  if (typeof pks !== 'function')
+    throw new InvalidOptionError(`list("${model}"): options.pks must be a function`);
   checkCount(defaultFirst, 'defaultFirst', model);
   checkCount(maxFirst, 'maxFirst', model);
   if (defaultFirst > maxFirst) {
-    throw new TypeError(`list("${model}"): defaultFirst (${defaultFirst}) exceeds maxFirst (${maxFirst})`);
+    throw new InvalidOptionError(
+      `list("${model}"): defaultFirst (${defaultFirst}) exceeds maxFirst (${maxFirst})`,
+    );
   }
   const isCursor = options.isCursor ?? (isPkCursor as (value: JsonValue) => value is C);
   return async (_parent, args, context) => {
@@ -70,7 +74,7 @@ export function createListResolver<
     }
     const raw = await pks({ args, context, limit: first + 1, after });
     if (!options.isCursor && raw.some((row) => typeof row === 'object' && row !== null)) {
-      throw new TypeError(
+      throw new InvalidOptionError(
         `list("${model}"): the pk query returned { pk, cursor } rows; give options.isCursor`,
       );
     }

@@ -1,5 +1,6 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import type { JsonValue } from '../codecs/codec.js';
+import { InvalidOptionError } from '../errors.js';
 import { readRecords } from '../loaders/request-batcher.js';
 import type { Pk } from '../strategy/pk.js';
 import type { Connection, PageArgs, PkPageRequest, PkRow } from './connection.js';
@@ -123,7 +124,7 @@ export interface CachedResolvers<Records extends object, Context extends LoaderC
 function loadersOf(context: LoaderContext): object {
   const loaders = context?.loaders;
   if (!loaders) {
-    throw new Error(
+    throw new InvalidOptionError(
       'graphql-cached-instances/apollo: the context has no loaders. Build the context with cachedContext(cache, …)',
     );
   }
@@ -158,7 +159,9 @@ export function createCachedResolvers<Records extends object, Context extends Lo
   >;
   for (const [model, check] of Object.entries(canRead)) {
     if (check !== undefined && typeof check !== 'function') {
-      throw new TypeError(`createCachedResolvers: canRead.${model} must be a function, got ${typeof check}`);
+      throw new InvalidOptionError(
+        `createCachedResolvers: canRead.${model} must be a function, got ${typeof check}`,
+      );
     }
   }
 
@@ -255,7 +258,9 @@ export function createCachedResolvers<Records extends object, Context extends Lo
         if (typeof spec === 'string') out[name] = (parent: Record<string, unknown>) => parent[spec];
         else if (typeof spec === 'function') out[name] = spec;
         else
-          throw new TypeError(`type("${model}"): field "${name}" must be a record field name or a resolver`);
+          throw new InvalidOptionError(
+            `type("${model}"): field "${name}" must be a record field name or a resolver`,
+          );
       }
       return out as TypeResolvers<R<typeof model>, typeof fields>;
     },

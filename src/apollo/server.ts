@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer, type ApolloServerOptionsWithStaticSchema } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { InvalidOptionError } from '../errors.js';
 import {
   createGraphQLHttpHandler,
   type GraphQLHttpHandlerOptions,
@@ -81,7 +82,7 @@ export async function startGraphQLServer<Context extends CacheStatsContext>(
   options: StartGraphQLServerOptions<Context>,
 ): Promise<RunningGraphQLServer> {
   if (!Array.isArray(options.versions) || options.versions.length === 0) {
-    throw new TypeError(
+    throw new InvalidOptionError(
       'startGraphQLServer: options.versions must list at least one { path, server, context }',
     );
   }

@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { CacheStats } from '../core/stats.js';
+import { InvalidOptionError } from '../errors.js';
 import type { SqlCounter } from './sql-scope.js';
 
 /** The figures of one request, as `extensions.cache` carries them. */
@@ -83,7 +84,7 @@ export function ApolloServerPluginCacheStats<Context extends CacheStatsContext =
 ): CacheStatsPlugin<Context> {
   const header = options.header === undefined ? 'x-cache-stats' : options.header;
   if (header !== false && (typeof header !== 'string' || header === '')) {
-    throw new TypeError(
+    throw new InvalidOptionError(
       `ApolloServerPluginCacheStats: options.header must be a header name or false, got ${String(header)}`,
     );
   }

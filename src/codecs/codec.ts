@@ -1,4 +1,4 @@
-import { CacheError } from '../core/errors.js';
+import { CodecError } from '../errors.js';
 
 /** A JSON value, as stored in a record. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -10,7 +10,7 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 export interface Codec<T = unknown> {
   /** Short stable name; it is part of the strategy hash, so renaming a codec starts a fresh cache. */
   readonly name: string;
-  /** Runtime value → JSON. Throws a `TypeError` for a value of the wrong kind. */
+  /** Runtime value → JSON. Throws a `CodecError` for a value of the wrong kind. */
   encode(value: T): JsonValue;
   /** JSON → runtime value. Throws when the JSON is not what `encode` writes (a corrupt entry). */
   decode(json: JsonValue): T;
@@ -18,7 +18,7 @@ export interface Codec<T = unknown> {
 
 function fail(codec: string, expected: string, got: unknown): never {
   const shown = typeof got === 'string' ? JSON.stringify(got) : Object.prototype.toString.call(got);
-  throw new CacheError('E_CODEC', `codecs.${codec}: expected ${expected}, got ${shown}`);
+  throw new CodecError(`codecs.${codec}: expected ${expected}, got ${shown}`);
 }
 
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;

@@ -1,4 +1,4 @@
-import { CacheError, RecordEncodingError } from '../core/errors.js';
+import { CodecError, RecordEncodingError } from '../errors.js';
 import { assertJson, type Codec, type JsonValue } from './codec.js';
 
 /** Field name → codec, for the fields of a record that are not plain JSON. */
@@ -23,10 +23,7 @@ export function createRecordCodec<R extends object>(fields: FieldCodecs, where: 
   return {
     encode(record) {
       if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-        throw new RecordEncodingError(
-          'E_UNENCODABLE_VALUE',
-          `${where}: serialize() must return a plain object or null`,
-        );
+        throw new RecordEncodingError(`${where}: serialize() must return a plain object or null`);
       }
       const out: Record<string, JsonValue> = {};
       for (const [name, value] of Object.entries(record)) {
@@ -41,7 +38,6 @@ export function createRecordCodec<R extends object>(fields: FieldCodecs, where: 
           }
         } catch (error) {
           throw new RecordEncodingError(
-            'E_UNENCODABLE_VALUE',
             `${where}: field "${name}" cannot be stored as JSON${codec ? ` with codecs.${codec.name}` : ' (declare a codec for it)'}: ${(error as Error).message}`,
             { context: { field: name }, cause: error },
           );
@@ -52,7 +48,7 @@ export function createRecordCodec<R extends object>(fields: FieldCodecs, where: 
     decode(text) {
       const record = JSON.parse(text) as Record<string, JsonValue>;
       if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-        throw new CacheError('E_CODEC', `${where}: stored record is not an object`);
+        throw new CodecError(`${where}: stored record is not an object`);
       }
       for (const [name, codec] of entries) {
         const value = record[name];

@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { CacheError, CodecError, InvalidOptionError, StoreError, UnknownModelError } from '../errors.js';
 import type { Ref, ResolvedVersion, Strategy } from '../strategy/define.js';
 import { encodePk, normalizePk, type Pk } from '../strategy/pk.js';
 import {
@@ -9,7 +10,6 @@ import {
   newGeneration,
   readEntry,
 } from './entry.js';
-import { CacheError, UnknownModelError } from './errors.js';
 import { type CacheInternals, loadEntities, type RefreshTarget, refreshLevel } from './refresh.js';
 import { type CacheStats, createStats } from './stats.js';
 import { type CacheStore, createMemoryStore, type StoreEntry } from './store.js';
@@ -178,7 +178,7 @@ export class InstanceCache<
     if (version.serialize === null) {
       throw new UnknownModelError(
         `Model "${model}" is invalidator-only in version "${version.version}" (serialize: null): it has no records to read`,
-        { model, version: version.version },
+        { context: { model, version: version.version } },
       );
     }
     const normalized = pks.map((pk) => normalizePk(pk, version.pkType, model));
@@ -231,10 +231,9 @@ export class InstanceCache<
         // Decoding what was just encoded cannot fail; it makes a fresh record read back exactly
         // as a cached one would (a Date comes back as a Date from every store).
         if (!this.#decodeInto(results, version, pk, json)) {
-          throw new CacheError(
-            'E_CODEC',
-            `${model}:${String(pk)}: a record this cache encoded does not decode`,
-          );
+          throw new CodecError(`${model}:${String(pk)}: a record this cache encoded does not decode`, {
+            context: { model, version: version.version, pk },
+          });
         }
       }
     }
@@ -338,8 +337,7 @@ export class InstanceCache<
   async dropVersion(version: string): Promise<number> {
     const prefix = this.strategy.versionPrefix(version);
     if (!this.#store.deleteByPrefix) {
-      throw new CacheError(
-        'E_STORE',
+      throw new StoreError(
         `dropVersion: this store has no deleteByPrefix; delete the keys starting with ${prefix}`,
       );
     }
@@ -391,8 +389,7 @@ export class InstanceCache<
     const flushed = await this.flushPending();
     if (!flushed) {
       this.#report(
-        new CacheError(
-          'E_STORE',
+        new StoreError(
           `InstanceCache.close: ${this.#pending.size} invalidations could not be written to the store`,
         ),
         'close',
@@ -531,7 +528,7 @@ export class InstanceCache<
     previous?: object | null,
   ) {
     if (ref === null || typeof ref !== 'object')
-      throw new TypeError(`InstanceCache.update: expected { model, pk } refs, got ${String(ref)}`);
+      throw new InvalidOptionError(`InstanceCache.update: expected { model, pk } refs, got ${String(ref)}`);
     const model = this.strategy.model(ref.model);
     const pk = normalizePk(ref.pk, model.pkType, model.name);
     const chosen =
@@ -565,7 +562,8 @@ export class InstanceCache<
     const wrapped =
       error instanceof CacheError
         ? error
-        : new CacheError('E_STORE', `${operation} failed: ${(error as Error)?.message ?? String(error)}`, {
+        : new StoreError(`${operation} failed: ${(error as Error)?.message ?? String(error)}`, {
+            context: { operation },
             cause: error,
           });
     this.#logger?.warn(wrapped.message, { operation, code: wrapped.code });
@@ -602,7 +600,7 @@ function emptySummary(): UpdateSummary {
 function getValidTtl(value: number | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(
+    throw new InvalidOptionError(
       `InstanceCache: options.${name} must be a positive number of milliseconds, got ${String(value)}`,
     );
   }

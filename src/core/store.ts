@@ -1,4 +1,5 @@
 import Keyv from 'keyv';
+import { StoreError } from '../errors.js';
 
 /** One entry to write. `ttl` is in milliseconds; omitted means no expiry. */
 export interface StoreEntry {
@@ -61,7 +62,7 @@ export function keyvStore(keyv: Keyv<string>, options: KeyvStoreOptions = {}): C
     },
     async deleteByPrefix(prefix) {
       const doomed: string[] = [];
-      if (!keyv.iterator) throw new Error('keyvStore: this keyv store cannot iterate its keys');
+      if (!keyv.iterator) throw new StoreError('keyvStore: this keyv store cannot iterate its keys');
       for await (const [key] of keyv.iterator(undefined)) {
         if (typeof key === 'string' && key.startsWith(prefix)) doomed.push(key);
       }

@@ -1,5 +1,6 @@
 import type { InstanceCache } from '../core/instance-cache.js';
 import type { CacheStats } from '../core/stats.js';
+import { InvalidOptionError } from '../errors.js';
 import { normalizePk, type Pk, type PkType } from '../strategy/pk.js';
 
 /** The outcome of one pk: its record (`null` when missing or hidden), or the error of its batch. */
@@ -195,7 +196,7 @@ export function readRecords(
     if (typeof loader?.loadMany === 'function') {
       return (loader.loadMany as (keys: readonly unknown[]) => Promise<(object | null | Error)[]>)(pks);
     }
-    throw new TypeError(
+    throw new InvalidOptionError(
       `graphql-cached-instances: the context has no loader for model "${model}". Build the context with cachedContext(cache, …) (or the loaders with createLoaders(cache, …)), and check that "${model}" has records in their version`,
     );
   }

@@ -10,7 +10,7 @@ import {
   Uint8ArrayType,
 } from '@mikro-orm/core';
 import { type Codec, codecs } from '../codecs/codec.js';
-import { StrategyDefinitionError } from '../core/errors.js';
+import { StrategyDefinitionError } from '../errors.js';
 import { isToMany, isToOneInverse, isToOneOwner } from './relations.js';
 
 /** How a record field is read from an entity. */
@@ -45,7 +45,7 @@ export interface DerivedFieldOptions {
 }
 
 function fail(message: string, model: string): never {
-  throw new StrategyDefinitionError('E_STRATEGY_INVALID', `fromMikroOrm: ${message}`, { context: { model } });
+  throw new StrategyDefinitionError(`fromMikroOrm: ${message}`, { context: { model } });
 }
 
 /** `choices` → `choice`, `categories` → `category`, `boxes` → `box`, `voters` → `voter`. */

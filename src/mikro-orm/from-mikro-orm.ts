@@ -1,7 +1,7 @@
 import type { EntityManager, EntityMetadata, EntityName, MetadataStorage } from '@mikro-orm/core';
 import { Utils } from '@mikro-orm/core';
 import type { Codec } from '../codecs/codec.js';
-import { StrategyDefinitionError } from '../core/errors.js';
+import { StrategyDefinitionError } from '../errors.js';
 import { defineModel, type ModelDefinition, type Ref, type VersionFunctions } from '../strategy/define.js';
 import type { Pk } from '../strategy/pk.js';
 import { type DerivedField, type DerivedFieldOptions, deriveFields } from './derive-fields.js';
@@ -54,7 +54,7 @@ interface VersionPlan<T> {
 }
 
 function fail(message: string, model?: string): never {
-  throw new StrategyDefinitionError('E_STRATEGY_INVALID', `fromMikroOrm: ${message}`, { context: { model } });
+  throw new StrategyDefinitionError(`fromMikroOrm: ${message}`, { context: { model } });
 }
 
 /** Gives a generated function a descriptive `toString`: the strategy hash reads it, so a changed field list starts a fresh cache. */
@@ -192,7 +192,6 @@ export function fromMikroOrm<T extends object = object>(
     const related = lists.get(item)?.get(f.prop.name);
     if (!related) {
       throw new StrategyDefinitionError(
-        'E_STRATEGY_INVALID',
         `fromMikroOrm: ${name}.serialize was given an entity that its own load did not return (no ${f.prop.name} pks); serialize only what load returns`,
         { context: { model: name, field: f.field } },
       );

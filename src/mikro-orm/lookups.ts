@@ -1,4 +1,5 @@
 import type { EntityManager, EntityMetadata, EntityProperty, Transaction } from '@mikro-orm/core';
+import { StrategyDefinitionError } from '../errors.js';
 import type { Pk } from '../strategy/pk.js';
 import {
   cascadesOnDelete,
@@ -120,7 +121,11 @@ export type FoundRef = (entity: string, pk: Pk | null) => void;
 
 function pkColumn(meta: EntityMetadata): string {
   const prop = singlePkProp(meta);
-  if (!prop) throw new Error(`${meta.className}: a composite pk is not supported`);
+  if (!prop) {
+    throw new StrategyDefinitionError(`${meta.className}: a composite pk is not supported`, {
+      context: { model: meta.className },
+    });
+  }
   return prop.fieldNames[0]!;
 }
 

@@ -9,6 +9,7 @@ import {
   ScalarReference,
   type Transaction,
 } from '@mikro-orm/core';
+import { StrategyDefinitionError } from '../errors.js';
 import type { Pk } from '../strategy/pk.js';
 
 /**
@@ -210,8 +211,9 @@ export async function fetchRelationPairs(
   } else {
     const fk = target.properties[prop.mappedBy];
     if (!fk)
-      throw new Error(
+      throw new StrategyDefinitionError(
         `${meta.className}.${prop.name}: mappedBy ${prop.mappedBy} not found on ${target.className}`,
+        { context: { model: meta.className, field: prop.name } },
       );
     table = tableOf(target);
     ownerColumn = fk.fieldNames[0]!;

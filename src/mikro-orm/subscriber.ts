@@ -7,6 +7,7 @@ import type {
   TransactionEventArgs,
   UnitOfWork,
 } from '@mikro-orm/core';
+import { InvalidOptionError } from '../errors.js';
 import type { Ref } from '../strategy/define.js';
 import {
   captureFlush,
@@ -76,7 +77,7 @@ export class CacheSubscriber implements EventSubscriber {
     if (typeof cache === 'function') this.#target = cache;
     else if (cache && typeof cache.update === 'function') this.#target = () => cache;
     else {
-      throw new TypeError(
+      throw new InvalidOptionError(
         `new CacheSubscriber(cache): expected an object with an update(refs) method or a function returning one, got ${Object.prototype.toString.call(cache)}`,
       );
     }

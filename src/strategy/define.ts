@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Codec } from '../codecs/codec.js';
 import { createRecordCodec, type RecordCodec } from '../codecs/record.js';
-import { StrategyDefinitionError, UnknownModelError, UnknownVersionError } from '../core/errors.js';
+import {
+  DuplicateModelError,
+  StrategyDefinitionError,
+  UnknownModelError,
+  UnknownVersionError,
+} from '../errors.js';
 import type { Pk, PkType } from './pk.js';
 
 /** A reference to one instance: the model name and its pk. Invalidators return these. */
@@ -163,7 +168,7 @@ const VERSION = /^[A-Za-z0-9_-]+$/;
 const NAMESPACE = /^[A-Za-z0-9_-]+$/;
 
 function invalid(message: string, context: { model?: string; version?: string } = {}): never {
-  throw new StrategyDefinitionError('E_STRATEGY_INVALID', `defineStrategy: ${message}`, { context });
+  throw new StrategyDefinitionError(`defineStrategy: ${message}`, { context });
 }
 
 function defaultPkOf(entity: unknown): Pk {
@@ -173,8 +178,8 @@ function defaultPkOf(entity: unknown): Pk {
 /**
  * Checks a strategy definition and resolves it: every model, in every version it exists in, must
  * end up with `serialize` (or `serialize: null` for an invalidator-only model), `load` and
- * `invalidate`. Throws a {@link StrategyDefinitionError} (`E_STRATEGY_INVALID`,
- * `E_DUPLICATE_MODEL`) or an {@link UnknownVersionError} at once, naming the model, the version
+ * `invalidate`. Throws a {@link StrategyDefinitionError} (`E_STRATEGY_INVALID`), a {@link DuplicateModelError}
+ * (`E_DUPLICATE_MODEL`) or an {@link UnknownVersionError} at once, naming the model, the version
  * and the fix; a strategy that was defined never fails later for a reason visible here.
  */
 export function defineStrategy<const Models extends readonly AnyModelDefinition[]>(
@@ -193,7 +198,7 @@ export function defineStrategy<const Models extends readonly AnyModelDefinition[
   if (!versions.includes(defaultVersion)) {
     throw new UnknownVersionError(
       `defineStrategy: defaultVersion ${JSON.stringify(defaultVersion)} is not one of the versions ${JSON.stringify(versions)}`,
-      { version: defaultVersion },
+      { context: { version: defaultVersion } },
     );
   }
   const namespace = options.namespace ?? 'gci';
@@ -213,13 +218,9 @@ export function defineStrategy<const Models extends readonly AnyModelDefinition[
       );
     }
     if (drafts.has(name)) {
-      throw new StrategyDefinitionError(
-        'E_DUPLICATE_MODEL',
-        `defineStrategy: model "${name}" is defined twice`,
-        {
-          context: { model: name },
-        },
-      );
+      throw new DuplicateModelError(`defineStrategy: model "${name}" is defined twice`, {
+        context: { model: name },
+      });
     }
     const model = definition.options ?? {};
     const pkType = model.pk ?? 'number';
@@ -297,7 +298,7 @@ export function defineStrategy<const Models extends readonly AnyModelDefinition[
     if (unknown.length > 0) {
       throw new UnknownVersionError(
         `defineStrategy: model "${name}" declares version ${JSON.stringify(unknown[0])}, which is not one of ${JSON.stringify(versions)}`,
-        { model: name, version: unknown[0]! },
+        { context: { model: name, version: unknown[0]! } },
       );
     }
     if (resolved.size === 0) invalid(`model "${name}" exists in no version`, { model: name });
@@ -325,9 +326,7 @@ export function defineStrategy<const Models extends readonly AnyModelDefinition[
     if (!prefixes.has(version)) {
       throw new UnknownVersionError(
         `Unknown cache version ${JSON.stringify(version)}; the versions are ${JSON.stringify(versions)}`,
-        {
-          version,
-        },
+        { context: { version } },
       );
     }
     return version;
@@ -337,9 +336,7 @@ export function defineStrategy<const Models extends readonly AnyModelDefinition[
     if (!found) {
       throw new UnknownModelError(
         `Unknown model ${JSON.stringify(name)}; the models are ${JSON.stringify([...models.keys()])}`,
-        {
-          model: name,
-        },
+        { context: { model: name } },
       );
     }
     return found;
@@ -357,8 +354,7 @@ export function defineStrategy<const Models extends readonly AnyModelDefinition[
       const resolved = found.versions.get(version);
       if (!resolved) {
         throw new UnknownModelError(`Model "${name}" does not exist in version "${version}"`, {
-          model: name,
-          version,
+          context: { model: name, version },
         });
       }
       return resolved;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { InvalidPkError } from '../core/errors.js';
+import { InvalidPkError } from '../errors.js';
 
 /** A primary key: a safe integer or a string, as the model declares. */
 export type Pk = number | string;
@@ -34,7 +34,7 @@ export function normalizePk(raw: unknown, type: PkType, model: string): Pk {
     typeof raw === 'string' ? JSON.stringify(raw.length > 64 ? `${raw.slice(0, 64)}…` : raw) : String(raw);
   throw new InvalidPkError(
     `Invalid id for ${model}: expected ${type === 'number' ? 'an integer' : 'a non-empty, well-formed string'}, got ${shown}`,
-    { model, pk: raw },
+    { context: { model, pk: raw } },
   );
 }
 
