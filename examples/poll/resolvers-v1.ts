@@ -32,6 +32,6 @@ export const resolversV1: Resolvers = {
   Question: cached.type('Question', { choices: cached.related('Choice', 'choiceIds') }),
   Choice: cached.type('Choice', {
     question: cached.relatedOne('Question', 'questionId'),
-    voters: cached.related('User', 'voterIds'),
+    voters: cached.related('User', 'voterIds', { firstArgument: 'first' }),
   }),
 };

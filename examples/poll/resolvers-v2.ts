@@ -30,7 +30,7 @@ export const resolversV2: Resolvers = {
   Question: cached.type('Question', { choices: cached.related('Choice', 'choiceIds') }),
   Choice: cached.type('Choice', {
     question: cached.relatedOne('Question', 'questionId'),
-    voters: cached.related('User', 'voterIds'),
+    voters: cached.related('User', 'voterIds', { firstArgument: 'first' }),
     voteCount: (choice) => choice.voterIds.length,
   }),
   User: cached.type('User', { votes: cached.related('Choice', 'voteIds') }),

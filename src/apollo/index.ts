@@ -45,6 +45,7 @@ export {
   type FieldMap,
   type ListOptions,
   type LoaderContext,
+  type RelatedOptions,
   type TypeResolvers,
 } from './resolvers.js';
 export {

@@ -49,6 +49,17 @@ export interface ListOptions<Args extends PageArgs, Context, C extends JsonValue
   isCursor?: (value: JsonValue) => value is C;
 }
 
+/** Options of {@link CachedResolvers.related}. */
+export interface RelatedOptions {
+  /**
+   * The name of a field argument that limits the list to its first N readable records
+   * (`voters(first: 5)`), in pk-list order. Default: none, every related record.
+   */
+  firstArgument?: string;
+  /** Largest accepted value of that argument; a larger one is a `BAD_USER_INPUT` error. Default 100. */
+  maxFirst?: number;
+}
+
 /**
  * The field map of {@link CachedResolvers.type}: per GraphQL field, a record field name (an alias)
  * or a resolver whose parent is the record.
@@ -89,10 +100,15 @@ export interface CachedResolvers<Records extends object, Context extends LoaderC
     model: M,
     arg?: A,
   ): (parent: unknown, args: { readonly [K in A]: Pk }, context: Context) => Promise<Records[M] | null>;
-  /** "This field is the related-pk list `field` of model M": `choices` ← `record.choiceIds`. */
+  /**
+   * "This field is the related-pk list `field` of model M": `choices` ← `record.choiceIds`. With
+   * `firstArgument`, the field returns the first N readable records: it reads the first N pks
+   * and, only when some are missing or unreadable, the next ones.
+   */
   related<M extends keyof Records & string, K extends string>(
     model: M,
     field: K,
+    options?: RelatedOptions,
   ): CachedFieldResolver<{ readonly [P in K]?: readonly Pk[] | null }, Context, Records[M][]>;
   /** "This field is the related pk `field` of model M": `question` ← `record.questionId`. */
   relatedOne<M extends keyof Records & string, K extends string>(
@@ -119,6 +135,16 @@ export interface CachedResolvers<Records extends object, Context extends LoaderC
     model: M,
     fields: F,
   ): TypeResolvers<Records[M], F>;
+}
+
+function checkFirst(value: unknown, argument: string, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max) {
+    throw badUserInput(`Invalid ${argument}: expected an integer from 0 to ${max}, got ${String(value)}`, {
+      argument,
+      max,
+    });
+  }
+  return value;
 }
 
 function loadersOf(context: LoaderContext): object {
@@ -215,6 +241,29 @@ export function createCachedResolvers<Records extends object, Context extends Lo
     return isPromise(read) ? read.then(keep) : keep(read);
   }
 
+  // The first `first` readable records of `pks`: reads `first` pks, then more only when some
+  // were missing or unreadable (twice the shortfall each time), so a long list costs one read.
+  function readFirst(
+    context: Context,
+    model: string,
+    pks: readonly Pk[],
+    first: number,
+  ): object[] | Promise<object[]> {
+    if (first === 0) return [];
+    const collect = (found: object[], from: number, want: number): object[] | Promise<object[]> => {
+      const chunk = pks.slice(from, from + want);
+      const read = readMany(context, model, chunk);
+      const next = (records: object[]) => {
+        const all = found.concat(records);
+        const end = from + chunk.length;
+        if (all.length >= first || end >= pks.length) return all.slice(0, first);
+        return collect(all, end, (first - all.length) * 2);
+      };
+      return isPromise(read) ? read.then(next) : next(read);
+    };
+    return collect([], 0, first);
+  }
+
   type R<M extends keyof Records> = Records[M];
   return {
     load: async (context, model, pk) => (await readOne(context, model, pk)) as R<typeof model> | null,
@@ -231,10 +280,31 @@ export function createCachedResolvers<Records extends object, Context extends Lo
         return (await readOne(context, model, pk)) as R<typeof model> | null;
       };
     },
-    related(model, field) {
-      return (parent, _args, context) => {
+    related(model, field, relatedOptions = {}) {
+      const { firstArgument, maxFirst = 100 } = relatedOptions;
+      if (firstArgument !== undefined && (typeof firstArgument !== 'string' || firstArgument === '')) {
+        throw new InvalidOptionError(
+          `related("${model}", "${field}"): options.firstArgument must be an argument name, got ${String(firstArgument)}`,
+        );
+      }
+      if (!Number.isSafeInteger(maxFirst) || maxFirst < 0) {
+        throw new InvalidOptionError(
+          `related("${model}", "${field}"): options.maxFirst must be a non-negative integer, got ${String(maxFirst)}`,
+        );
+      }
+      return (parent, args, context) => {
         const pks = parent?.[field];
-        return (pks ? readMany(context, model, pks) : []) as R<typeof model>[] | Promise<R<typeof model>[]>;
+        if (!pks) return [];
+        if (firstArgument === undefined) {
+          return readMany(context, model, pks) as R<typeof model>[] | Promise<R<typeof model>[]>;
+        }
+        const first = (args as Readonly<Record<string, unknown>> | undefined)?.[firstArgument];
+        if (first === undefined || first === null) {
+          return readMany(context, model, pks) as R<typeof model>[] | Promise<R<typeof model>[]>;
+        }
+        return readFirst(context, model, pks, checkFirst(first, firstArgument, maxFirst)) as
+          | R<typeof model>[]
+          | Promise<R<typeof model>[]>;
       };
     },
     relatedOne(model, field) {

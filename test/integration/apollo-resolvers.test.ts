@@ -20,7 +20,7 @@ const typeDefs = `#graphql
     sqlProbe: Int!
   }
   type Question { id: ID! title: String! choices: [Choice!]! }
-  type Choice { id: ID! text: String! question: Question voters: [User!]! }
+  type Choice { id: ID! text: String! question: Question voters(first: Int): [User!]! }
   type User { id: ID! username: String! }
   type QuestionConnection { nodes: [Question!]! edges: [QuestionEdge!]! pageInfo: PageInfo! }
   type QuestionEdge { cursor: String! node: Question! }
@@ -106,7 +106,7 @@ describe('createCachedResolvers on Apollo over HTTP', () => {
               }),
               Choice: cached.type('Choice', {
                 question: cached.relatedOne('Question', 'questionId'),
-                voters: cached.related('User', 'voterIds'),
+                voters: cached.related('User', 'voterIds', { firstArgument: 'first', maxFirst: 10 }),
               }),
             },
           },
@@ -209,6 +209,31 @@ describe('createCachedResolvers on Apollo over HTTP', () => {
   it('counts countSqlQuery() calls made anywhere in the request into extensions.cache.sql', async () => {
     const body = await gql('{ sqlProbe questions(first: 1) { nodes { id } } }');
     expect(body.extensions.cache.sql).toBe(3);
+  });
+
+  it('voters(first: N) reads N pks, and more only when some are hidden', async () => {
+    // Choice 2 gets voters 4–9; 5 and 6 are inactive (hidden).
+    for (let id = 4; id <= 9; id += 1) {
+      db.users.set(id, { id, username: `user${id}`, active: id !== 5 && id !== 6, groupId: null });
+      db.vote(2, id);
+    }
+    await cache.invalidate('Choice', [2]);
+    const body = await gql('{ choice(id: 2) { voters(first: 3) { id } } }');
+    expect(body.data).toEqual({ choice: { voters: [{ id: '4' }, { id: '7' }, { id: '8' }] } });
+    // The choice, then users 4, 5, 6 (two hidden), then the next (3 - 1) * 2 = 4 pks: 7, 8, 9.
+    expect(body.extensions.cache).toMatchObject({ storeRoundTrips: 3, hits: 1 + 3 + 3, misses: 0 });
+    const short = await gql('{ choice(id: 2) { voters(first: 1) { id } } }');
+    expect(short.data).toEqual({ choice: { voters: [{ id: '4' }] } });
+    expect(short.extensions.cache).toMatchObject({ storeRoundTrips: 2, hits: 1 + 1 });
+    const all = await gql('{ choice(id: 2) { voters { id } } }');
+    expect(all.data).toEqual({ choice: { voters: [4, 7, 8, 9].map((id) => ({ id: String(id) })) } });
+    const none = await gql('{ choice(id: 2) { voters(first: 0) { id } } }');
+    expect(none.data).toEqual({ choice: { voters: [] } });
+    const tooMany = await gql('{ choice(id: 2) { voters(first: 11) { id } } }');
+    expect(tooMany.errors?.[0]).toMatchObject({
+      message: 'Invalid first: expected an integer from 0 to 10, got 11',
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
   });
 
   it('names the fix when the context has no loader for a model', async () => {

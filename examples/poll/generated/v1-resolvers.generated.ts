@@ -21,7 +21,13 @@ export type Choice = {
   choiceText: Scalars['String']['output'];
   id: Scalars['ID']['output'];
   question?: Maybe<Question>;
+  /** The users who voted for this choice, by id; `first` limits the list (at most 100). */
   voters: Array<User>;
+};
+
+
+export type ChoiceVotersArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type Mutation = {
@@ -267,7 +273,7 @@ export type ChoiceResolvers<ContextType = PollContext, ParentType extends Resolv
   choiceText?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   question?: Resolver<Maybe<ResolversTypes['Question']>, ParentType, ContextType>;
-  voters?: Resolver<Array<ResolversTypes['User']>, ParentType, ContextType>;
+  voters?: Resolver<Array<ResolversTypes['User']>, ParentType, ContextType, Partial<ChoiceVotersArgs>>;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {

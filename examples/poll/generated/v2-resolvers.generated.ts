@@ -26,7 +26,13 @@ export type Choice = {
    * It includes votes of users who are no longer active, whom `voters` does not list.
    */
   voteCount: Scalars['Int']['output'];
+  /** The users who voted for this choice, by id; `first` limits the list (at most 100). */
   voters: Array<User>;
+};
+
+
+export type ChoiceVotersArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type Mutation = {
@@ -276,7 +282,7 @@ export type ChoiceResolvers<ContextType = PollContext, ParentType extends Resolv
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   question?: Resolver<Maybe<ResolversTypes['Question']>, ParentType, ContextType>;
   voteCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
-  voters?: Resolver<Array<ResolversTypes['User']>, ParentType, ContextType>;
+  voters?: Resolver<Array<ResolversTypes['User']>, ParentType, ContextType, Partial<ChoiceVotersArgs>>;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
