@@ -25,7 +25,8 @@ const choices = [
   { id: 3, text: 'Cat', questionId: 2 },
 ];
 let queries = 0;
-let hold: Promise<void> | undefined; // lets step 4 pause a load, like a slow query
+// Step 4 pauses a load, like a slow query: `entered` resolves once the load has read its rows.
+let hold: { entered: () => void; until: Promise<void> } | undefined;
 
 // 1. Declare, per model, a batched loader, a serializer to a JSON-safe record (related instances
 //    as pk lists) and an invalidator naming what else changes when this instance does.
@@ -35,7 +36,13 @@ const Question = defineModel('Question', {
     const rows = questions
       .filter((q) => pks.includes(q.id))
       .map((q) => ({ ...q, choiceIds: choices.filter((c) => c.questionId === q.id).map((c) => c.id) }));
-    if (hold) await hold; // the rows were read before the wait: they may be stale by the end
+    if (hold) {
+      // The rows were read before the wait: they may be stale by the end.
+      const { entered, until } = hold;
+      hold = undefined;
+      entered();
+      await until;
+    }
     return rows;
   },
   serialize: (q) => ({ id: q.id, text: q.text, pubDate: q.pubDate, choiceIds: q.choiceIds }),
@@ -89,23 +96,30 @@ console.log(
   `   Question 1 choices ${JSON.stringify(after.questions[0]!.choiceIds)}, Question 2 choices ${JSON.stringify(after.questions[1]!.choiceIds)}`,
 );
 
-// 4. A race: a reader loads the old row, a write commits and is invalidated, then the reader's
-//    fill lands. Its generation stamp is older than the key's generation, so it is never served.
+// 4. A race: a reader loads the old row, a write commits and is refreshed, then the reader tries
+//    to fill. The key no longer holds the marker the reader saw before loading, so the store
+//    refuses the fill: what the reader loaded is never served.
 let release!: () => void;
-hold = new Promise<void>((resolve) => {
-  release = resolve;
+const entered = new Promise<void>((resolve) => {
+  hold = {
+    entered: resolve,
+    until: new Promise<void>((go) => {
+      release = go;
+    }),
+  };
 });
 await cache.deleteAllVersions('Question', 1); // make the next read a miss
 const reader = cache.getInstances('Question', [1]);
-await new Promise((resolve) => setTimeout(resolve, 10)); // the reader is now inside load()
-hold = undefined;
+await entered; // the reader is now inside load(), holding the old row
 questions[0]!.text = 'Favourite color?';
-await cache.update([{ model: 'Question', pk: 1 }]); // the write and its invalidation
+await cache.update([{ model: 'Question', pk: 1 }]); // the write and its refresh
+const fills = cache.stats.fills;
 release();
 const [raced] = await reader;
+const loads = cache.stats.loads;
 const [next] = await cache.getInstances('Question', [1]);
 console.log(`\n4. race: the reader that started before the write got "${(raced as { text: string }).text}";`);
 console.log(
-  `   its late fill was rejected (staleRejected ${cache.stats.staleRejected}); the next read got "${(next as { text: string }).text}"`,
+  `   its late fill was refused (fills landed: ${cache.stats.fills - fills}); the next read got "${(next as { text: string }).text}" with ${cache.stats.loads - loads} loads`,
 );
 console.log(`\nprocess totals: ${JSON.stringify(cache.stats)}`);

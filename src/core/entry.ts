@@ -1,21 +1,25 @@
 import { randomBytes } from 'node:crypto';
 
 /**
- * Stored entries. A record entry is `{stamp}\n{json}` where `json` is the encoded record or
- * `null` for "no such instance"; its generation entry, at `{record key}:g`, holds the current
- * generation. Keys without a generation entry are at generation {@link INITIAL_GENERATION}.
+ * What the store holds, in both protocols (see `protocol.ts`):
+ *
+ * - A **record**: the encoded record's JSON (`{…}`), or `null` for "no such instance".
+ * - A **marker** (`~` + a generation): "invalidated; whoever fills next must have read exactly
+ *   this". Checked-at-write stores keep it in the record's own key; checked-at-read stores keep
+ *   the generation in a separate entry at `{record key}:g` and stamp records with it
+ *   (`{generation}\n{json}`).
  */
 export const GENERATION_SUFFIX = ':g';
-
-/** The generation of a key that was never invalidated. */
-export const INITIAL_GENERATION = '0';
 
 /** The encoded form of "no such instance" (negative caching). */
 export const NOT_FOUND = 'null';
 
-// Generations must be unique across processes and restarts: a stamp equal to an older
-// generation would let a fill that raced a write be served. 9 random bytes per process plus a
-// counter gives that without coordination.
+/** The first character of a marker. JSON records start with `{` or `n`. */
+export const MARKER_PREFIX = '~';
+
+// Generations must be unique across processes and restarts: a stamp equal to an older generation
+// would let a fill that raced a write be served. 9 random bytes per process plus a counter gives
+// that without coordination.
 const processTag = randomBytes(9).toString('base64url');
 let counter = 0;
 
@@ -25,14 +29,24 @@ export function newGeneration(): string {
   return `${processTag}${counter.toString(36)}`;
 }
 
-/** `{stamp}\n{json}`. */
+/** A new marker: {@link MARKER_PREFIX} and a new generation. */
+export function newMarker(): string {
+  return MARKER_PREFIX + newGeneration();
+}
+
+/** True for a stored record (a JSON object, or `null` for "not found"); false for markers and junk. */
+export function isRecordText(value: string): boolean {
+  return value.charCodeAt(0) === 123 /* { */ || value === NOT_FOUND;
+}
+
+/** `{stamp}\n{json}`: a record stamped with the generation its reader saw (checked at read). */
 export function encodeEntry(stamp: string, json: string): string {
   return `${stamp}\n${json}`;
 }
 
 /**
- * The JSON of an entry whose stamp equals `generation`, `null` when the stamp differs (a stale
- * fill), `undefined` for an entry that is not in this format (corrupt).
+ * The JSON of a stamped entry whose stamp equals `generation`, `null` when the stamp differs (a
+ * stale fill), `undefined` for an entry that is not in this format (corrupt).
  */
 export function readEntry(entry: string, generation: string): string | null | undefined {
   const newline = entry.indexOf('\n');

@@ -1,18 +1,28 @@
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { CacheError, CodecError, InvalidOptionError, StoreError, UnknownModelError } from '../errors.js';
+import {
+  CacheError,
+  CodecError,
+  InvalidOptionError,
+  LoadError,
+  StoreError,
+  UnknownModelError,
+} from '../errors.js';
 import type { Ref, ResolvedVersion, Strategy } from '../strategy/define.js';
 import { encodePk, normalizePk, type Pk } from '../strategy/pk.js';
+import { NOT_FOUND } from './entry.js';
+import { type L1Options, L1Tier, type L1Token } from './l1.js';
+import { createProtocol, type ReadResult, type StoreProtocol } from './protocol.js';
 import {
-  encodeEntry,
-  GENERATION_SUFFIX,
-  INITIAL_GENERATION,
-  NOT_FOUND,
-  newGeneration,
-  readEntry,
-} from './entry.js';
-import { type CacheInternals, loadEntities, type RefreshTarget, refreshLevel } from './refresh.js';
+  type LevelCounts,
+  listGenerationKey,
+  loadEntities,
+  type RefreshContext,
+  type RefreshTarget,
+  refreshLevel,
+} from './refresh.js';
 import { type CacheStats, createStats } from './stats.js';
-import { type CacheStore, createMemoryStore, type StoreEntry } from './store.js';
+import { type CacheStore, createMemoryStore } from './store.js';
 
 /** Where a message from the cache goes. Default: nowhere (errors still reach `error` listeners and `stats.errors`). */
 export interface CacheLogger {
@@ -25,12 +35,38 @@ export interface InstanceCacheOptions {
   store?: CacheStore;
   /**
    * Expiry of records in milliseconds. Default: none — correctness never depends on expiry,
-   * since every committed write invalidates. Generation entries never expire: a store that lost
-   * a generation could accept a stale fill again.
+   * since every committed write invalidates.
    */
   ttl?: number;
-  /** Expiry of cached "not found" entries. Default: `ttl`. */
+  /**
+   * Expiry of cached "not found" entries, in ms. Default 300,000 (5 minutes): a client asking for
+   * unknown ids can only grow the store by what it asks for within that time.
+   */
   notFoundTtl?: number;
+  /**
+   * Expiry of markers and generation entries (what an invalidation leaves behind until the next
+   * fill), in ms. Default 86,400,000 (24 hours), so that the entries of deleted instances go away.
+   * Expiry is always safe: a missing entry is recreated with a new unique value, which costs a miss.
+   */
+  markerTtl?: number;
+  /**
+   * The per-process L1 tier of decoded, frozen records in front of the store: `true` for the
+   * defaults, or its options. Default: off. Needs a store that announces invalidations (the memory
+   * store, or `createRedisStore`): every process drops a key as soon as any process changes it.
+   * Records read through L1 are shared between requests and frozen; never mutate them.
+   */
+  l1?: boolean | L1Options;
+  /**
+   * `false` turns the cache off (drf-cached-instances' `USE_DRF_INSTANCE_CACHE`): reads call `load`
+   * every time and `update` does nothing. Default `true`.
+   */
+  enabled?: boolean;
+  /**
+   * What `update` does with a ref to a model the strategy does not define (an ORM entity the cache
+   * does not hold, say): `'report'` (default) reports it (an `error` event) and skips the ref;
+   * `'throw'` rejects before touching anything.
+   */
+  unknownModels?: 'report' | 'throw';
   /** Receives warnings (store failures, invalidation retries). Default: none. */
   logger?: CacheLogger;
   /**
@@ -48,12 +84,18 @@ export interface ReadOptions {
   stats?: CacheStats;
 }
 
+/** Options of {@link InstanceCache.getList}. */
+export interface ListReadOptions extends ReadOptions {
+  /** Expiry of this list entry in ms (lists whose answer also depends on time). Default: none. */
+  ttl?: number;
+}
+
 /** Options of {@link InstanceCache.update} and {@link InstanceCache.invalidate}. */
 export interface UpdateOptions {
   /**
-   * Do not load instances that are not cached: bump their generation (so no racing fill is ever
-   * served) and stop the cascade there. Default `false`: misses are loaded and filled, and count
-   * as changed, so the cascade continues through them (on a cold cache that can load a lot).
+   * Do not load instances that are not cached: invalidate them (so no racing fill is ever served)
+   * and stop the cascade there. Default `false`: misses are loaded and filled, and count as
+   * changed, so the cascade continues through them (on a cold cache that can load a lot).
    */
   updateOnly?: boolean;
   /** The versions to refresh. Default: every version each model exists in. */
@@ -76,7 +118,7 @@ export interface UpdateSummary {
   refreshed: number;
   /** Records that became "not found" (the instance was deleted or is now hidden). */
   deleted: number;
-  /** Records reloaded and found equal to the cached value. */
+  /** Records reloaded and found equal to the cached value (nothing written). */
   unchanged: number;
   /** Misses left alone under `updateOnly`. */
   skipped: number;
@@ -88,28 +130,40 @@ export interface UpdateSummary {
 export interface InstanceCacheEvents {
   /** A store or loader failure the cache recovered from (the read fell through to `load`, the invalidation will be retried). */
   error: [error: CacheError, context: { operation: string }];
-  /** Records served from the store in one batch. */
+  /** Records served from the store or L1 in one batch. */
   hit: [count: number, context: { model: string; version: string }];
   /** Keys loaded in one batch. */
   miss: [count: number, context: { model: string; version: string }];
   /** Records written in one batch. */
   fill: [count: number];
-  /** Fills that raced a write, found and rejected by a read. */
+  /** Records found stamped with an older generation (a fill that raced a write; stores checked at read only). */
   staleRejected: [count: number, context: { model: string; version: string }];
-  /** Generations bumped in one batch. */
+  /** Keys invalidated or rewritten by an update in one batch. */
   invalidate: [count: number];
 }
 
-type PendingInvalidation = { key: string; ttl?: number };
+/** A miss on its way to `load`. */
+interface Miss {
+  readonly pk: Pk;
+  readonly key: string;
+  /** What a fill must carry; `null` when nothing may be filled (store unreachable, key pending). */
+  stamp: string | null;
+}
+
+/** What a load produced for one key: its JSON, and whether this process's fill of it landed. */
+interface Loaded {
+  readonly json: string;
+  readonly landed: boolean;
+}
+
+const DEFAULT_NOT_FOUND_TTL = 300_000;
+const DEFAULT_MARKER_TTL = 86_400_000;
 
 /**
- * The shared instance cache: batched, generation-stamped reads and cascading, versioned updates
- * over a {@link CacheStore}. One per process, shared by every request.
- *
- * Consistency: a fill is stamped with the generation its reader saw before loading; a record is
- * served only while its stamp equals the key's current generation, and every invalidation writes
- * a new generation. A fill that raced a write is therefore never served: the next read finds the
- * old stamp, counts `staleRejected`, loads and repairs it.
+ * The shared instance cache: batched reads that never serve a fill that raced a write, and
+ * cascading, versioned updates, over a {@link CacheStore} (see `protocol.ts` and the README's
+ * consistency contract), with an optional per-process L1 tier. One per process, shared by every
+ * request.
  */
 export class InstanceCache<
   Records extends object = Record<string, object>,
@@ -119,26 +173,23 @@ export class InstanceCache<
   /** Process totals since creation. */
   readonly stats: CacheStats = createStats();
   readonly #store: CacheStore;
+  readonly #protocol: StoreProtocol;
+  readonly #l1: L1Tier | null;
+  readonly #unsubscribe: (() => void) | undefined;
+  readonly #enabled: boolean;
   readonly #ttl: number | undefined;
   readonly #notFoundTtl: number | undefined;
+  readonly #unknownModels: 'report' | 'throw';
   readonly #logger: CacheLogger | undefined;
   readonly #retryDelay: number;
   // Single-flight: a miss joins a load of the same key already running in this process, but only
-  // one that started from the same generation — a load begun before a write committed must not
-  // answer a reader that already saw that write's new generation.
-  readonly #inFlight = new Map<string, Promise<string>>();
-  // Generation keys whose bump could not be written. Until a retry lands, this process reads
-  // those keys from the database and never fills them.
-  readonly #pending = new Map<string, PendingInvalidation>();
-  // What the refresh machinery (refresh.ts) may do, without making it public API.
-  readonly #internals: CacheInternals = {
-    readRaw: (keys) => this.#read(keys, undefined, 'update'),
-    writeGenerations: (keys) => this.#writeGenerations(keys),
-    writeFills: (entries, stats) => this.#writeFills(entries, stats),
-    ttlFor: (json) => this.#ttlFor(json),
-    countLoad: (stats) => this.#count('loads', 1, stats),
-    report: (error, operation) => this.#report(error, operation),
-  };
+  // one that started from the same stamp — a load begun before a write committed must not answer
+  // a reader that already saw that write's invalidation.
+  readonly #inFlight = new Map<string, Promise<Loaded>>();
+  // Keys whose invalidation could not be written. Until a retry lands, this process reads those
+  // keys from the database and never fills them.
+  readonly #pending = new Set<string>();
+  readonly #refresh: RefreshContext;
   #retryTimer: NodeJS.Timeout | undefined;
   #retryAttempt = 0;
 
@@ -147,14 +198,64 @@ export class InstanceCache<
     this.strategy = strategy;
     this.#store = options.store ?? createMemoryStore();
     this.#ttl = getValidTtl(options.ttl, 'ttl');
-    this.#notFoundTtl = getValidTtl(options.notFoundTtl, 'notFoundTtl') ?? this.#ttl;
+    this.#notFoundTtl = getValidTtl(options.notFoundTtl, 'notFoundTtl') ?? DEFAULT_NOT_FOUND_TTL;
     this.#logger = options.logger;
     this.#retryDelay = getValidTtl(options.retryDelay, 'retryDelay') ?? 100;
+    this.#enabled = options.enabled ?? true;
+    this.#unknownModels = options.unknownModels ?? 'report';
+    if (this.#unknownModels !== 'report' && this.#unknownModels !== 'throw') {
+      throw new InvalidOptionError(
+        `InstanceCache: options.unknownModels must be 'report' or 'throw', got ${String(options.unknownModels)}`,
+        { context: { option: 'unknownModels' } },
+      );
+    }
+    this.#protocol = createProtocol(this.#store, {
+      roundTrip: (stats) => this.#count('storeRoundTrips', 1, stats),
+      markerTtl: getValidTtl(options.markerTtl, 'markerTtl') ?? DEFAULT_MARKER_TTL,
+    });
+    const l1 = options.l1 === true ? {} : options.l1 || null;
+    if (l1 !== null && this.#enabled) {
+      const bus = this.#store.bus;
+      if (!bus) {
+        throw new InvalidOptionError(
+          'InstanceCache: options.l1 needs a store that announces invalidations to every process (createMemoryStore or createRedisStore); this store has no bus',
+          { context: { option: 'l1' } },
+        );
+      }
+      const tier = new L1Tier(l1, () => bus.live);
+      this.#l1 = tier;
+      this.#unsubscribe = bus.subscribe({ keys: (keys) => tier.invalidate(keys), reset: () => tier.reset() });
+    } else {
+      this.#l1 = null;
+      this.#unsubscribe = undefined;
+    }
+    this.#refresh = {
+      protocol: this.#protocol,
+      load: (version, pks, stats) => this.#load(version, pks, stats),
+      ttlFor: (json) => this.#ttlFor(json),
+      report: (error, operation) => this.#report(error, operation),
+      markPending: (keys) => this.#markPending(keys),
+      written: (keys) => {
+        this.#l1?.invalidate(keys);
+        this.#count('invalidations', keys.length);
+        this.emit('invalidate', keys.length);
+      },
+    };
   }
 
   /** The store this cache reads and writes. */
   get store(): CacheStore {
     return this.#store;
+  }
+
+  /** True when the store checks fills at write time (a warm read reads one key per record). */
+  get checksAtWrite(): boolean {
+    return this.#protocol.checksAtWrite;
+  }
+
+  /** Entries held by the L1 tier (0 without one). */
+  get l1Size(): number {
+    return this.#l1?.size ?? 0;
   }
 
   /** Invalidations waiting for the store to come back. */
@@ -163,117 +264,228 @@ export class InstanceCache<
   }
 
   /**
-   * Reads many instances of one model: one store round trip for all records and their
-   * generations; every miss goes to ONE `load` call (minus those joining a load in flight);
-   * misses are filled in one more round trip. Returns records in `pks` order, `null` for an
-   * instance that does not exist or is hidden. Rejects with an `InvalidPkError` for a pk that does
-   * not match the model's pk type, before touching the store.
+   * Reads many instances of one model: L1 first (when on), then one store round trip for the
+   * rest; every miss goes to ONE `load` call (minus those joining a load in flight); misses are
+   * filled in one more round trip (two when the store had no stamp for some). Returns records in
+   * `pks` order, `null` for an instance that does not exist or is hidden. Rejects with an
+   * `InvalidPkError` for a pk that does not match the model's pk type, before touching the store.
    */
   async getInstances<M extends keyof Records & string>(
     model: M,
     pks: readonly Pk[],
     options: ReadOptions = {},
   ): Promise<(Records[M] | null)[]> {
-    const version = this.strategy.resolve(model, options.version ?? this.strategy.defaultVersion);
-    if (version.serialize === null) {
-      throw new UnknownModelError(
-        `Model "${model}" is invalidator-only in version "${version.version}" (serialize: null): it has no records to read`,
-        { context: { model, version: version.version } },
-      );
-    }
+    const version = this.#readable(model, options.version);
+    const stats = options.stats;
     const normalized = pks.map((pk) => normalizePk(pk, version.pkType, model));
     const unique = [...new Set(normalized)];
     if (unique.length === 0) return [];
-    const keys = unique.map((pk) => version.keyPrefix + encodePk(pk));
     const results = new Map<Pk, object | null>();
-    const misses: Miss[] = [];
-    const values = await this.#read(
-      keys.flatMap((key) => [key, key + GENERATION_SUFFIX]),
-      options.stats,
-      'read',
-    );
-    let stale = 0;
-    for (let i = 0; i < unique.length; i += 1) {
-      const pk = unique[i]!;
-      const key = keys[i]!;
-      if (values === null || (this.#pending.size > 0 && this.#pending.has(key + GENERATION_SUFFIX))) {
-        misses.push({ pk, key, generation: null });
-        continue;
+    if (!this.#enabled) {
+      const entities = await this.#load(version, unique, stats);
+      for (const pk of unique) {
+        const entity = entities.get(pk);
+        const record = entity === undefined ? null : version.serialize!(entity);
+        this.#decodeInto(results, version, pk, record === null ? NOT_FOUND : version.codec.encode(record));
       }
-      const generation = values[2 * i + 1] ?? INITIAL_GENERATION;
-      const entry = values[2 * i];
-      if (entry !== undefined) {
-        const json = readEntry(entry, generation);
-        if (json === null) stale += 1;
-        else if (json === undefined || !this.#decodeInto(results, version, pk, json)) {
-          // A corrupt entry (not written by this library, or by an incompatible codec) is a
-          // miss: the fill below overwrites it.
-          this.#count('corrupt', 1, options.stats);
-        } else continue;
+      return normalized.map((pk) => results.get(pk) as Records[M] | null);
+    }
+    const l1 = this.#l1;
+    let toRead = unique;
+    let l1Hits = 0;
+    if (l1) {
+      toRead = [];
+      for (const pk of unique) {
+        const found = l1.get(version.keyPrefix + encodePk(pk));
+        if (found === undefined) toRead.push(pk);
+        else results.set(pk, found);
       }
-      misses.push({ pk, key, generation });
+      l1Hits = unique.length - toRead.length;
+      if (l1Hits > 0) this.#count('l1Hits', l1Hits, stats);
     }
     const context = { model, version: version.version };
-    const hits = results.size;
-    if (hits > 0) {
-      this.#count('hits', hits, options.stats);
-      this.emit('hit', hits, context);
-    }
-    if (stale > 0) {
-      this.#count('staleRejected', stale, options.stats);
-      this.emit('staleRejected', stale, context);
-    }
-    if (misses.length > 0) {
-      this.#count('misses', misses.length, options.stats);
-      this.emit('miss', misses.length, context);
-      const texts = await this.#loadMisses(version, misses, options.stats);
-      for (const [pk, json] of texts) {
-        // Decoding what was just encoded cannot fail; it makes a fresh record read back exactly
-        // as a cached one would (a Date comes back as a Date from every store).
-        if (!this.#decodeInto(results, version, pk, json)) {
-          throw new CodecError(`${model}:${String(pk)}: a record this cache encoded does not decode`, {
-            context: { model, version: version.version, pk },
-          });
+    const token = l1?.begin();
+    try {
+      const misses = await this.#readStore(version, toRead, results, token, stats);
+      const hits = results.size;
+      if (hits > 0) {
+        this.#count('hits', hits, stats);
+        this.emit('hit', hits, context);
+      }
+      if (misses.length > 0) {
+        this.#count('misses', misses.length, stats);
+        this.emit('miss', misses.length, context);
+        const loaded = await this.#loadMisses(version, misses, stats);
+        for (const miss of misses) {
+          const { json, landed } = loaded.get(miss.pk)!;
+          // Decoding what was just encoded cannot fail; it makes a fresh record read back exactly
+          // as a cached one would (a Date comes back as a Date from every store).
+          if (!this.#decodeInto(results, version, miss.pk, json)) {
+            throw new CodecError(`${model}:${String(miss.pk)}: a record this cache encoded does not decode`, {
+              context: { model, version: version.version, pk: miss.pk },
+            });
+          }
+          // Only a fill that landed proves nothing changed between the read and the fill.
+          if (landed && token) l1!.set(token, miss.key, results.get(miss.pk)!, json.length);
         }
       }
+    } finally {
+      if (token) l1!.end(token);
     }
     return normalized.map((pk) => results.get(pk) as Records[M] | null);
   }
 
   /**
-   * drf-cached-instances' `update_instance` for one instance: read the cached record, bump the
-   * key's generation, reload and refill (unless `updateOnly` and it was a miss), and return the
-   * invalidator's refs — for the new and the previous state — when the record changed or the
-   * instance was deleted. It does not follow the refs; {@link update} does.
+   * The records of `pks` that the L1 tier holds, synchronously, without touching the store:
+   * aligned with `pks`, `undefined` where L1 has nothing (always, without L1). Counted as hits.
+   * For resolvers that can answer without a promise; read the rest with {@link getInstances}.
+   */
+  peek<M extends keyof Records & string>(
+    model: M,
+    pks: readonly Pk[],
+    options: ReadOptions = {},
+  ): (Records[M] | null | undefined)[] {
+    const l1 = this.#l1;
+    if (!l1) return pks.map(() => undefined);
+    const version = this.#readable(model, options.version);
+    let found = 0;
+    const out = pks.map((pk) => {
+      const record = l1.get(version.keyPrefix + encodePk(normalizePk(pk, version.pkType, model)));
+      if (record !== undefined) found += 1;
+      return record as Records[M] | null | undefined;
+    });
+    if (found > 0) {
+      this.#count('l1Hits', found, options.stats);
+      this.#count('hits', found, options.stats);
+    }
+    return out;
+  }
+
+  /**
+   * A cached root list: the pks a list query returned, under a key the caller builds from
+   * everything the query depends on (filters, order, page, viewer). `load` runs the query on a
+   * miss. The model's version must declare `listFields`; every create, delete and change to one of
+   * those fields invalidates all cached lists of the model (see the README). One store round trip
+   * on a hit (none when L1 holds it).
+   */
+  async getList(
+    model: keyof Records & string,
+    name: string,
+    key: string,
+    load: () => Promise<readonly Pk[]>,
+    options: ListReadOptions = {},
+  ): Promise<readonly Pk[]> {
+    const version = this.#readable(model, options.version);
+    if (version.listFields === null) {
+      throw new InvalidOptionError(
+        `getList: model "${model}" does not cache lists in version "${version.version}"; declare listFields on it`,
+        { context: { model, version: version.version } },
+      );
+    }
+    const stats = options.stats;
+    if (!this.#enabled) return load();
+    const ttl = getValidTtl(options.ttl, 'ttl');
+    const generationKey = listGenerationKey(version);
+    const entryKey = `${version.keyPrefix}~list:${listEntryId(name, key)}`;
+    const l1 = this.#l1;
+    const held = l1?.getList(entryKey);
+    if (held !== undefined) {
+      this.#count('l1Hits', 1, stats);
+      this.#count('hits', 1, stats);
+      return held as readonly Pk[];
+    }
+    const token = l1?.begin();
+    try {
+      let read: { json: string | undefined; stamp: string } | null = null;
+      if (!this.#pending.has(generationKey)) {
+        try {
+          read = await this.#protocol.readList(generationKey, entryKey, stats);
+        } catch (error) {
+          this.#report(error, 'read');
+        }
+      }
+      if (read?.json !== undefined) {
+        const pks = parseList(read.json);
+        if (pks) {
+          this.#count('hits', 1, stats);
+          if (token) l1!.setList(token, generationKey, entryKey, pks, read.json.length);
+          return pks;
+        }
+      }
+      this.#count('misses', 1, stats);
+      const pks = [...(await load())];
+      if (read !== null) {
+        const json = JSON.stringify(pks);
+        try {
+          await this.#protocol.fillList(entryKey, read.stamp, json, ttl ?? this.#ttl, stats);
+          this.#count('fills', 1, stats);
+          if (token) l1!.setList(token, generationKey, entryKey, pks, json.length);
+        } catch (error) {
+          this.#report(error, 'fill');
+        }
+      }
+      return pks;
+    } finally {
+      if (token) l1!.end(token);
+    }
+  }
+
+  /**
+   * drf-cached-instances' `update_instance` for one instance: read the cached record, reload and
+   * rewrite it where it changed (or invalidate it, under `updateOnly`, when it was a miss), and
+   * return the invalidator's refs — for the new and the previous state — when the record changed
+   * or the instance was deleted. It does not follow the refs; {@link update} does.
    */
   async updateInstance<M extends keyof Records & string>(
     model: M,
     pk: Pk,
     options: UpdateInstanceOptions<Records[M]> = {},
   ): Promise<Ref[]> {
+    if (!this.#enabled) return [];
     const versions = options.version === undefined ? undefined : [options.version];
-    const target = this.#target(
-      { model, pk, updateOnly: options.updateOnly ?? false },
-      versions,
-      options.previous as object | null | undefined,
-    );
-    const { refs } = await this.#refresh([target], emptySummary());
+    const previous = options.previous as object | null | undefined;
+    const target = this.#target(model, pk, options.updateOnly ?? false, versions, previous);
+    const { refs } = await refreshLevel(this.#refresh, [target], emptyCounts());
     return refs.map(({ model: name, pk: ref }) => ({ model: name, pk: ref }));
   }
 
   /**
    * Refreshes instances that changed and everything that depends on them, in every version:
    * breadth-first over the invalidators' refs with a visited set, so cycles end and each key is
-   * refreshed at most once per call. Per level: one store read, one generation write, one `load`
-   * per model, one fill. All refs are checked before anything is touched.
+   * refreshed at most once per call. Per level: one store read, one `load` per model, one write
+   * (only for records that changed). Refs are checked before anything is touched: a malformed ref
+   * rejects; a ref to a model the strategy does not define is reported and skipped (see
+   * `unknownModels`). App-level keys named by invalidators are deleted.
    */
   async update(refs: readonly Ref[], options: UpdateOptions = {}): Promise<UpdateSummary> {
-    const summary = emptySummary();
-    const visited = new Set<string>();
+    const summary: UpdateSummary = { ...emptyCounts(), levels: 0 };
+    if (!Array.isArray(refs)) {
+      throw new InvalidOptionError(
+        `InstanceCache.update: expected an array of { model, pk } refs, got ${String(refs)}`,
+      );
+    }
     const updateOnly = options.updateOnly ?? false;
-    let level = refs.map((ref) =>
-      this.#target({ model: ref.model, pk: ref.pk, updateOnly }, options.versions),
-    );
+    const versions = options.versions?.map((version) => this.strategy.checkVersion(version));
+    let level: RefreshTarget[] = [];
+    for (const ref of refs) {
+      if (ref === null || typeof ref !== 'object' || typeof ref.model !== 'string') {
+        throw new InvalidOptionError(
+          `InstanceCache.update: expected { model, pk } refs, got ${ref === null ? 'null' : typeof ref === 'object' ? JSON.stringify(ref) : String(ref)}`,
+        );
+      }
+      if (!this.strategy.modelNames.includes(ref.model as keyof Records & string)) {
+        const error = new UnknownModelError(
+          `InstanceCache.update: unknown model ${JSON.stringify(ref.model)}; the models are ${JSON.stringify(this.strategy.modelNames)}`,
+          { context: { model: ref.model, pk: ref.pk } },
+        );
+        if (this.#unknownModels === 'throw') throw error;
+        this.#report(error, 'update');
+        continue;
+      }
+      level.push(this.#target(ref.model, ref.pk, updateOnly, versions));
+    }
+    if (!this.#enabled) return summary;
+    const visited = new Set<string>();
     while (level.length > 0) {
       const fresh = level.filter((target) => {
         if (visited.has(target.id)) return false;
@@ -282,11 +494,12 @@ export class InstanceCache<
       });
       if (fresh.length === 0) break;
       summary.levels += 1;
-      const { refs: next } = await this.#refresh(fresh, summary);
+      const { refs: next, appKeys } = await refreshLevel(this.#refresh, fresh, summary);
+      if (appKeys.length > 0) await this.#deleteAppKeys(appKeys);
       level = [];
       for (const ref of next) {
         try {
-          level.push(this.#target({ ...ref, updateOnly: updateOnly || ref.updateOnly }, options.versions));
+          level.push(this.#target(ref.model, ref.pk, updateOnly || ref.updateOnly, versions));
         } catch (error) {
           // An invalidator named a model or pk the strategy does not know: a definition bug that
           // only shows at run time. Report it and finish the rest of the cascade.
@@ -313,36 +526,40 @@ export class InstanceCache<
   }
 
   /**
-   * Drops one instance's records in every version (bumps their generations and deletes the
-   * records) without loading anything and without cascading — drf-cached-instances'
-   * `delete_all_versions`, for after a bulk change.
+   * Invalidates one instance's records in every version without loading anything and without
+   * cascading — drf-cached-instances' `delete_all_versions`, for after a bulk change.
    */
   async deleteAllVersions<M extends keyof Records & string>(model: M, pk: Pk): Promise<void> {
-    const target = this.#target({ model, pk, updateOnly: true }, undefined);
+    if (!this.#enabled) return;
+    const target = this.#target(model, pk, true, undefined);
     const keys = target.versions.map((version) => version.keyPrefix + target.encodedPk);
-    await this.#writeGenerations(keys);
     try {
-      this.#count('storeRoundTrips', 1);
-      await this.#store.deleteMany(keys);
+      await this.#protocol.invalidate(keys);
+      this.#refresh.written(keys);
     } catch (error) {
-      this.#report(error, 'deleteAllVersions');
+      this.#report(error, 'invalidate');
+      this.#markPending(keys);
     }
   }
 
   /**
-   * Deletes every key of a version (records and generations), for retiring it. Needs a store with
-   * `deleteByPrefix` (memory and Redis have it). Returns how many keys were deleted. Do not drop a
-   * version that is still being read: its generations go too.
+   * Deletes every key of a version (records, markers, cached lists), for retiring it, and tells
+   * every process's L1 to forget what it holds. Needs a store with `deleteByPrefix` (memory and
+   * Redis have it). Returns how many keys were deleted. Safe while the version is still read:
+   * a fill in flight then finds its marker gone and does not land.
    */
   async dropVersion(version: string): Promise<number> {
     const prefix = this.strategy.versionPrefix(version);
     if (!this.#store.deleteByPrefix) {
       throw new StoreError(
         `dropVersion: this store has no deleteByPrefix; delete the keys starting with ${prefix}`,
+        { context: { version } },
       );
     }
     this.#count('storeRoundTrips', 1);
-    return this.#store.deleteByPrefix(prefix);
+    const deleted = await this.#store.deleteByPrefix(prefix);
+    this.#l1?.reset();
+    return deleted;
   }
 
   /** The store key of one instance's record in one version (for inspection and tests). */
@@ -358,17 +575,12 @@ export class InstanceCache<
   /** Retries pending invalidations now; resolves `true` when none are left. */
   async flushPending(): Promise<boolean> {
     if (this.#pending.size === 0) return true;
-    const pending = [...this.#pending.values()];
-    const entries = pending.map(({ key }) => ({ key, value: newGeneration() }));
+    const keys = [...this.#pending];
     try {
-      this.#count('storeRoundTrips', 1);
-      await this.#store.setMany(entries);
-      // Only what this retry wrote: an entry re-added meanwhile (a newer failed bump of the same
-      // key) is a different object and must stay pending.
-      for (const entry of pending) {
-        if (this.#pending.get(entry.key) === entry) this.#pending.delete(entry.key);
-      }
-      this.#count('invalidations', entries.length);
+      await this.#protocol.invalidate(keys);
+      // Only what this retry wrote: a key re-added meanwhile stays until its own retry.
+      for (const key of keys) this.#pending.delete(key);
+      this.#refresh.written(keys);
       this.#retryAttempt = 0;
       return this.#pending.size === 0;
     } catch (error) {
@@ -378,10 +590,10 @@ export class InstanceCache<
   }
 
   /**
-   * Stops retry timers, makes one last attempt at pending invalidations, and closes the store if
-   * it owns its connection. Resolves `false` (after an `error` event naming how many) when some
-   * invalidations could not be written: other processes may then serve those records stale until
-   * they are refreshed or expire, so alert on it.
+   * Stops retry timers, makes one last attempt at pending invalidations, stops listening for
+   * announcements, and closes the store if it owns its connection. Resolves `false` (after an
+   * `error` event naming how many) when some invalidations could not be written: other processes
+   * may then serve those records stale until they are refreshed or expire, so alert on it.
    */
   async close(): Promise<boolean> {
     clearTimeout(this.#retryTimer);
@@ -395,69 +607,104 @@ export class InstanceCache<
         'close',
       );
     }
+    this.#unsubscribe?.();
     await this.#store.close?.();
     return flushed;
   }
 
-  /**
-   * Writes a new generation for each record key. A failure is reported and the keys are retried
-   * in the background; meanwhile this process serves them from the database.
-   */
-  async #writeGenerations(recordKeys: readonly string[]): Promise<string[] | null> {
-    const generations = recordKeys.map(() => newGeneration());
-    const entries: StoreEntry[] = recordKeys.map((key, i) => ({
-      key: key + GENERATION_SUFFIX,
-      value: generations[i]!,
-    }));
+  /** Reads `pks` from the store into `results` (and L1); returns the misses, stamped. */
+  async #readStore(
+    version: ResolvedVersion,
+    pks: readonly Pk[],
+    results: Map<Pk, object | null>,
+    token: L1Token | undefined,
+    stats: CacheStats | undefined,
+  ): Promise<Miss[]> {
+    if (pks.length === 0) return [];
+    const keys = pks.map((pk) => version.keyPrefix + encodePk(pk));
+    let read: ReadResult[] | null = null;
     try {
-      this.#count('storeRoundTrips', 1);
-      await this.#store.setMany(entries);
-      this.#count('invalidations', entries.length);
-      this.emit('invalidate', entries.length);
-      return generations;
+      read = await this.#protocol.read(keys, stats);
     } catch (error) {
-      this.#report(error, 'invalidate');
-      for (const { key } of entries) this.#pending.set(key, { key });
-      this.#scheduleRetry();
-      return null;
+      this.#report(error, 'read');
     }
-  }
-
-  /** Writes fills in one round trip (reported on failure). */
-  async #writeFills(entries: readonly StoreEntry[], stats?: CacheStats): Promise<void> {
-    if (entries.length === 0) return;
+    const misses: Miss[] = [];
+    const unstamped: Miss[] = [];
+    let stale = 0;
+    for (let i = 0; i < pks.length; i += 1) {
+      const pk = pks[i]!;
+      const key = keys[i]!;
+      const result = read?.[i];
+      if (result === undefined || (this.#pending.size > 0 && this.#pending.has(key))) {
+        misses.push({ pk, key, stamp: null });
+        continue;
+      }
+      if (result.hit) {
+        if (this.#accept(version, results, pk, key, result.json, token, stats)) continue;
+        misses.push({ pk, key, stamp: result.stamp });
+        continue;
+      }
+      if (result.stale) stale += 1;
+      if (result.corrupt) this.#count('corrupt', 1, stats);
+      const miss = { pk, key, stamp: result.stamp ?? null };
+      misses.push(miss);
+      if (result.stamp === undefined) unstamped.push(miss);
+    }
+    if (stale > 0) {
+      this.#count('staleRejected', stale, stats);
+      this.emit('staleRejected', stale, { model: version.model, version: version.version });
+    }
+    if (unstamped.length === 0) return misses;
+    // Keys with nothing to fill against (never read, expired, evicted): claim a new marker each.
+    // A key someone filled in the meantime comes back as a record.
+    let claimed: ReadResult[] | null = null;
     try {
-      this.#count('storeRoundTrips', 1, stats);
-      await this.#store.setMany(entries);
-      this.#count('fills', entries.length, stats);
-      this.emit('fill', entries.length);
+      claimed = await this.#protocol.claim(
+        unstamped.map((miss) => miss.key),
+        stats,
+      );
     } catch (error) {
-      this.#report(error, 'fill');
+      this.#report(error, 'read');
     }
+    const filled = new Set<Miss>();
+    unstamped.forEach((miss, i) => {
+      const result = claimed?.[i];
+      if (result === undefined) return;
+      if (result.hit && this.#accept(version, results, miss.pk, miss.key, result.json, token, stats))
+        filled.add(miss);
+      else miss.stamp = result.stamp ?? null;
+    });
+    return filled.size === 0 ? misses : misses.filter((miss) => !filled.has(miss));
   }
 
-  /** The TTL for a fill of `json`. */
-  #ttlFor(json: string): number | undefined {
-    return json === NOT_FOUND ? this.#notFoundTtl : this.#ttl;
-  }
-
-  async #read(keys: readonly string[], stats: CacheStats | undefined, operation: string) {
-    try {
-      this.#count('storeRoundTrips', 1, stats);
-      return await this.#store.getMany(keys);
-    } catch (error) {
-      this.#report(error, operation);
-      return null;
+  /** Decodes a record read from the store into `results` (and L1); false when it does not decode (corrupt). */
+  #accept(
+    version: ResolvedVersion,
+    results: Map<Pk, object | null>,
+    pk: Pk,
+    key: string,
+    json: string,
+    token: L1Token | undefined,
+    stats: CacheStats | undefined,
+  ): boolean {
+    if (!this.#decodeInto(results, version, pk, json)) {
+      // A corrupt entry (not written by this library, or by an incompatible codec) is a miss:
+      // the fill overwrites it.
+      this.#count('corrupt', 1, stats);
+      return false;
     }
+    if (token) this.#l1!.set(token, key, results.get(pk)!, json.length);
+    return true;
   }
 
-  async #loadMisses(version: ResolvedVersion, misses: Miss[], stats?: CacheStats): Promise<Map<Pk, string>> {
-    const texts = new Map<Pk, string>();
+  async #loadMisses(version: ResolvedVersion, misses: Miss[], stats?: CacheStats): Promise<Map<Pk, Loaded>> {
+    const loaded = new Map<Pk, Loaded>();
     const waits: Promise<void>[] = [];
     const own: Miss[] = [];
     for (const miss of misses) {
-      const joined = miss.generation === null ? undefined : this.#inFlight.get(flightKey(miss));
-      if (joined) waits.push(joined.then((json) => void texts.set(miss.pk, json)));
+      const joined = miss.stamp === null ? undefined : this.#inFlight.get(flightKey(miss));
+      if (joined)
+        waits.push(joined.then((result) => void loaded.set(miss.pk, { json: result.json, landed: false })));
       else own.push(miss);
     }
     // Attach the joiners' handler now: if our own load fails first, the await below throws and
@@ -466,17 +713,17 @@ export class InstanceCache<
     joined.catch(() => {});
     if (own.length > 0) {
       const batch = this.#loadAndFill(version, own, stats);
-      const registered: [string, Promise<string>][] = [];
+      const registered: [string, Promise<Loaded>][] = [];
       for (const miss of own) {
-        if (miss.generation === null) continue;
-        const one = batch.then((loaded) => loaded.get(miss.pk)!);
+        if (miss.stamp === null) continue;
+        const one = batch.then((results) => results.get(miss.pk)!);
         // The batch's own rejection is awaited below; joiners await theirs.
         one.catch(() => {});
         registered.push([flightKey(miss), one]);
         this.#inFlight.set(flightKey(miss), one);
       }
       try {
-        for (const [pk, json] of await batch) texts.set(pk, json);
+        for (const [pk, result] of await batch) loaded.set(pk, result);
       } finally {
         for (const [key, promise] of registered) {
           if (this.#inFlight.get(key) === promise) this.#inFlight.delete(key);
@@ -484,29 +731,73 @@ export class InstanceCache<
       }
     }
     await joined;
-    return texts;
+    return loaded;
   }
 
-  async #loadAndFill(version: ResolvedVersion, misses: Miss[], stats?: CacheStats): Promise<Map<Pk, string>> {
-    const entities = await loadEntities(
-      this.#internals,
+  async #loadAndFill(version: ResolvedVersion, misses: Miss[], stats?: CacheStats): Promise<Map<Pk, Loaded>> {
+    const entities = await this.#load(
       version,
       misses.map((miss) => miss.pk),
       stats,
     );
-    const texts = new Map<Pk, string>();
-    const fills: StoreEntry[] = [];
-    for (const miss of misses) {
+    const jsons = misses.map((miss) => {
       const entity = entities.get(miss.pk);
       const record = entity === undefined ? null : version.serialize!(entity);
-      const json = record === null ? NOT_FOUND : version.codec.encode(record);
-      texts.set(miss.pk, json);
-      if (miss.generation !== null) {
-        fills.push({ key: miss.key, value: encodeEntry(miss.generation, json), ttl: this.#ttlFor(json) });
+      return record === null ? NOT_FOUND : version.codec.encode(record);
+    });
+    const fillable = misses.flatMap((miss, i) =>
+      miss.stamp === null
+        ? []
+        : [{ key: miss.key, stamp: miss.stamp, json: jsons[i]!, ttl: this.#ttlFor(jsons[i]!) }],
+    );
+    let landed: boolean[] = [];
+    if (fillable.length > 0) {
+      try {
+        landed = await this.#protocol.fill(fillable, stats);
+        const count = landed.filter(Boolean).length;
+        this.#count('fills', count, stats);
+        if (count > 0) this.emit('fill', count);
+      } catch (error) {
+        this.#report(error, 'fill');
       }
     }
-    await this.#writeFills(fills, stats);
-    return texts;
+    const results = new Map<Pk, Loaded>();
+    let next = 0;
+    misses.forEach((miss, i) => {
+      const ok = miss.stamp !== null && landed[next++] === true;
+      results.set(miss.pk, { json: jsons[i]!, landed: ok });
+    });
+    return results;
+  }
+
+  /** Calls a model version's `load` (counted); a failure becomes a `LoadError` naming the model. */
+  async #load(version: ResolvedVersion, pks: readonly Pk[], stats?: CacheStats): Promise<Map<Pk, unknown>> {
+    this.#count('loads', 1, stats);
+    try {
+      return await loadEntities(version, pks);
+    } catch (error) {
+      if (error instanceof CacheError) throw error;
+      throw new LoadError(
+        `${version.model}@${version.version}: load failed for ${pks.length} pk(s): ${(error as Error)?.message ?? String(error)}`,
+        { context: { model: version.model, version: version.version }, cause: error },
+      );
+    }
+  }
+
+  #readable(model: string, version: string | undefined): ResolvedVersion {
+    const resolved = this.strategy.resolve(model, version ?? this.strategy.defaultVersion);
+    if (resolved.serialize === null) {
+      throw new UnknownModelError(
+        `Model "${model}" is invalidator-only in version "${resolved.version}" (serialize: null): it has no records to read`,
+        { context: { model, version: resolved.version } },
+      );
+    }
+    return resolved;
+  }
+
+  /** The TTL for a fill of `json`. */
+  #ttlFor(json: string): number | undefined {
+    return json === NOT_FOUND ? this.#notFoundTtl : this.#ttl;
   }
 
   #decodeInto(results: Map<Pk, object | null>, version: ResolvedVersion, pk: Pk, json: string): boolean {
@@ -522,34 +813,43 @@ export class InstanceCache<
     }
   }
 
+  async #deleteAppKeys(keys: readonly string[]): Promise<void> {
+    try {
+      this.#count('storeRoundTrips', 1);
+      await this.#store.deleteMany([...new Set(keys)]);
+    } catch (error) {
+      this.#report(error, 'deleteAppKeys');
+    }
+  }
+
   #target(
-    ref: Ref & { updateOnly: boolean },
+    model: string,
+    pk: Pk,
+    updateOnly: boolean,
     versions: readonly string[] | undefined,
     previous?: object | null,
-  ) {
-    if (ref === null || typeof ref !== 'object')
-      throw new InvalidOptionError(`InstanceCache.update: expected { model, pk } refs, got ${String(ref)}`);
-    const model = this.strategy.model(ref.model);
-    const pk = normalizePk(ref.pk, model.pkType, model.name);
+  ): RefreshTarget {
+    const resolved = this.strategy.model(model);
+    const normalized = normalizePk(pk, resolved.pkType, resolved.name);
     const chosen =
       versions === undefined
-        ? [...model.versions.values()]
-        : versions.map((v) => this.strategy.checkVersion(v)).flatMap((v) => model.versions.get(v) ?? []);
-    const encodedPk = encodePk(pk);
-    const target: RefreshTarget = {
-      id: `${model.name}:${encodedPk}`,
-      model: model.name,
-      pk,
+        ? [...resolved.versions.values()]
+        : versions.flatMap((v) => resolved.versions.get(this.strategy.checkVersion(v)) ?? []);
+    const encodedPk = encodePk(normalized);
+    return {
+      id: `${resolved.name}:${encodedPk}`,
+      model: resolved.name,
+      pk: normalized,
       encodedPk,
       versions: chosen,
       previous,
-      updateOnly: ref.updateOnly,
+      updateOnly,
     };
-    return target;
   }
 
-  #refresh(targets: RefreshTarget[], summary: UpdateSummary) {
-    return refreshLevel(this.#internals, targets, summary);
+  #markPending(keys: readonly string[]): void {
+    for (const key of keys) this.#pending.add(key);
+    this.#scheduleRetry();
   }
 
   #count(counter: keyof CacheStats, n: number, stats?: CacheStats) {
@@ -582,19 +882,27 @@ export class InstanceCache<
   }
 }
 
-interface Miss {
-  pk: Pk;
-  key: string;
-  /** The generation read with the record; `null` when the store could not be read (no fill). */
-  generation: string | null;
-}
-
 function flightKey(miss: Miss): string {
-  return `${miss.key}\n${miss.generation}`;
+  return `${miss.key}\n${miss.stamp}`;
 }
 
-function emptySummary(): UpdateSummary {
-  return { refreshed: 0, deleted: 0, unchanged: 0, skipped: 0, levels: 0 };
+function emptyCounts(): LevelCounts {
+  return { refreshed: 0, deleted: 0, unchanged: 0, skipped: 0 };
+}
+
+function listEntryId(name: string, key: string): string {
+  return `${name.replace(/[^A-Za-z0-9_.-]/g, '_')}:${createHash('sha256').update(key).digest('base64url').slice(0, 22)}`;
+}
+
+function parseList(json: string): Pk[] | null {
+  try {
+    const value = JSON.parse(json) as unknown;
+    if (Array.isArray(value) && value.every((pk) => typeof pk === 'number' || typeof pk === 'string'))
+      return value;
+  } catch {
+    // A corrupt entry is a miss.
+  }
+  return null;
 }
 
 function getValidTtl(value: number | undefined, name: string): number | undefined {
@@ -602,6 +910,7 @@ function getValidTtl(value: number | undefined, name: string): number | undefine
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw new InvalidOptionError(
       `InstanceCache: options.${name} must be a positive number of milliseconds, got ${String(value)}`,
+      { context: { option: name } },
     );
   }
   return value;

@@ -1,18 +1,21 @@
-import type { Ref, ResolvedVersion } from '../strategy/define.js';
+import type { AppKeyRef, Ref, ResolvedVersion } from '../strategy/define.js';
 import { normalizePk, type Pk } from '../strategy/pk.js';
-import { encodeEntry, GENERATION_SUFFIX, INITIAL_GENERATION, NOT_FOUND, readEntry } from './entry.js';
-import type { UpdateSummary } from './instance-cache.js';
+import { NOT_FOUND } from './entry.js';
+import type { RefreshWrite, StoreProtocol } from './protocol.js';
 import type { CacheStats } from './stats.js';
-import type { StoreEntry } from './store.js';
 
-/** The parts of the cache a refresh uses. @internal */
-export interface CacheInternals {
-  readRaw(keys: readonly string[]): Promise<(string | undefined)[] | null>;
-  writeGenerations(recordKeys: readonly string[]): Promise<string[] | null>;
-  writeFills(entries: readonly StoreEntry[], stats?: CacheStats): Promise<void>;
+/** What one breadth-first level of an update needs from the cache. @internal */
+export interface RefreshContext {
+  readonly protocol: StoreProtocol;
+  /** Calls a model version's `load` once (counted) and indexes the entities by pk. */
+  load(version: ResolvedVersion, pks: readonly Pk[], stats?: CacheStats): Promise<Map<Pk, unknown>>;
+  /** The TTL of a record fill. */
   ttlFor(json: string): number | undefined;
-  countLoad(stats?: CacheStats): void;
   report(error: unknown, operation: string): void;
+  /** These keys could not be invalidated in the store: retry, and meanwhile read them from the database. */
+  markPending(keys: readonly string[]): void;
+  /** These keys were written or invalidated in the store (for this process's L1). */
+  written(keys: readonly string[]): void;
 }
 
 /** One instance to refresh, in the versions chosen for it. @internal */
@@ -34,112 +37,145 @@ export interface NextRef extends Ref {
   readonly updateOnly: boolean;
 }
 
+/** What one level counted, for the caller's summary. @internal */
+export interface LevelCounts {
+  refreshed: number;
+  deleted: number;
+  unchanged: number;
+  skipped: number;
+}
+
 interface Slot {
-  target: RefreshTarget;
-  version: ResolvedVersion;
-  key: string;
+  readonly target: RefreshTarget;
+  readonly version: ResolvedVersion;
+  readonly key: string;
   /** The valid cached JSON before the write; `undefined` for a miss (absent, stale, corrupt, unreadable). */
   current: string | undefined;
-  /** The new generation, once written. */
-  generation?: string;
+  /** What the refresh writes against (see `protocol.ts`). */
+  stamp: string | undefined;
+}
+
+/** The key under which a model version's cached lists are invalidated together. @internal */
+export function listGenerationKey(version: ResolvedVersion): string {
+  return `${version.keyPrefix}~lists`;
 }
 
 /**
  * Refreshes one breadth-first level of an update and returns the refs of the next level.
  *
- *   1. read every record and generation of the level (one round trip);
- *   2. bump every key's generation (one round trip) — from here on, any fill that read the old
- *      generation, including one that loaded before the write committed, will never be served;
- *   3. load the instances (one `load` per model and load function), except misses of targets
+ *   1. read every record of the level (one round trip; a store checked at read also bumps every
+ *      generation here, a second one);
+ *   2. load the instances (one `load` per model and load function), except misses of targets
  *      marked `updateOnly`;
- *   4. serialize, compare with the record read in step 1, fill stamped with the new generation
- *      (one round trip);
- *   5. for instances whose record changed or disappeared (a miss that was filled counts as
+ *   3. serialize, compare with the record read in step 1, and write what changed, invalidate what
+ *      was not loaded and the list generations of models whose lists this level changed (one
+ *      round trip; see `protocol.ts` for why a load made after step 1 can never be overwritten
+ *      by an older one, nor an older fill land after it);
+ *   4. for instances whose record changed or disappeared (a miss that was loaded counts as
  *      changed; an invalidator-only model always counts), collect `invalidate(entity, previous)`.
- *      Refs named from a miss are marked `updateOnly`: with no previous record the invalidator
- *      can only name every current neighbour, and following their misses too would walk the
- *      whole connected graph on a cold cache. Cached neighbours are still refreshed, and a
- *      neighbour whose relation changed is named directly by the writer (the ORM subscriber).
+ *      Refs named from a miss are marked `updateOnly`: with no previous record the invalidator can
+ *      only name every current neighbour, and following their misses too would walk the whole
+ *      connected graph on a cold cache. Cached neighbours are still refreshed, and a neighbour
+ *      whose relation changed is named directly by the writer (the ORM subscriber).
  *
- * The load in step 3 happens after the bump in step 2 on purpose: of two concurrent refreshes of
- * one key, the one whose bump lands last also loads last, so the record stamped with the final
- * generation is never older than any commit that bumped before it.
+ * A failed load invalidates the level's keys of that load (nothing read before the write may stay
+ * servable) and rejects. A failed store write marks its keys pending (retried; meanwhile this
+ * process reads them from the database).
  *
  * @internal
  */
 export async function refreshLevel(
-  cache: CacheInternals,
+  ctx: RefreshContext,
   targets: readonly RefreshTarget[],
-  summary: UpdateSummary,
-): Promise<{ refs: NextRef[] }> {
+  counts: LevelCounts,
+): Promise<{ refs: NextRef[]; appKeys: string[] }> {
   const slots: Slot[] = [];
   for (const target of targets) {
     for (const version of target.versions) {
-      slots.push({ target, version, key: version.keyPrefix + target.encodedPk, current: undefined });
+      slots.push({
+        target,
+        version,
+        key: version.keyPrefix + target.encodedPk,
+        current: undefined,
+        stamp: undefined,
+      });
     }
   }
-  if (slots.length === 0) return { refs: [] };
+  if (slots.length === 0) return { refs: [], appKeys: [] };
+  const keys = slots.map((slot) => slot.key);
 
   // 1. Current records, for change detection and for the invalidator's `previous`.
-  const values = await cache.readRaw(slots.flatMap((slot) => [slot.key, slot.key + GENERATION_SUFFIX]));
-  if (values) {
+  let readable = true;
+  try {
+    const start = await ctx.protocol.beginRefresh(keys);
     slots.forEach((slot, i) => {
-      const entry = values[2 * i];
-      if (entry === undefined) return;
-      const json = readEntry(entry, values[2 * i + 1] ?? INITIAL_GENERATION);
-      if (typeof json === 'string') slot.current = json;
+      slot.current = start.current[i];
+      slot.stamp = start.stamps[i];
     });
+  } catch (error) {
+    // The store is unreachable: nothing can be written now. Retry the invalidations later; the
+    // loads below still run, because the cascade needs the new state.
+    ctx.report(error, 'update');
+    ctx.markPending(keys);
+    readable = false;
   }
 
-  // 2. New generations. When they cannot be written, the cache retries them in the background and
-  // meanwhile serves those keys from the database; filling now would be pointless.
-  const generations = await cache.writeGenerations(slots.map((slot) => slot.key));
-  if (generations) {
-    slots.forEach((slot, i) => {
-      slot.generation = generations[i];
-    });
-  }
-
-  // 3. Load, one call per distinct load function, skipping misses of updateOnly targets.
+  // 2. Load, one call per distinct load function, skipping misses of updateOnly targets.
   const needsLoad = (slot: Slot) =>
     !slot.target.updateOnly || slot.current !== undefined || slot.version.serialize === null;
-  const byLoader = new Map<ResolvedVersion['load'], { version: ResolvedVersion; pks: Set<Pk> }>();
+  const byLoader = new Map<
+    ResolvedVersion['load'],
+    { version: ResolvedVersion; pks: Set<Pk>; keys: string[] }
+  >();
   for (const slot of slots) {
     if (!needsLoad(slot)) continue;
-    const group = byLoader.get(slot.version.load) ?? { version: slot.version, pks: new Set<Pk>() };
+    const group = byLoader.get(slot.version.load) ?? { version: slot.version, pks: new Set<Pk>(), keys: [] };
     group.pks.add(slot.target.pk);
+    group.keys.push(slot.key);
     byLoader.set(slot.version.load, group);
   }
   const loaded = new Map<ResolvedVersion['load'], Map<Pk, unknown>>();
+  const failures: unknown[] = [];
+  const failedKeys: string[] = [];
   await Promise.all(
-    [...byLoader].map(async ([load, { version, pks }]) => {
-      loaded.set(load, await loadEntities(cache, version, [...pks]));
+    [...byLoader].map(async ([load, { version, pks, keys: groupKeys }]) => {
+      try {
+        loaded.set(load, await ctx.load(version, [...pks]));
+      } catch (error) {
+        failures.push(error);
+        failedKeys.push(...groupKeys);
+      }
     }),
   );
+  if (failures.length > 0) {
+    if (readable) await invalidateOrPend(ctx, failedKeys);
+    throw failures[0];
+  }
 
-  // 4 and 5. Serialize, compare, fill; collect the next level.
-  const fills: StoreEntry[] = [];
+  // 3 and 4. Serialize, compare, write; collect the next level.
+  const writes: RefreshWrite[] = [];
+  const lists = new Set<string>();
   const refs: NextRef[] = [];
+  const appKeys: string[] = [];
   for (const slot of slots) {
     if (!needsLoad(slot)) {
-      summary.skipped += 1;
+      counts.skipped += 1;
+      writes.push({ key: slot.key, stamp: slot.stamp, kill: true });
       continue;
     }
     const entity = loaded.get(slot.version.load)!.get(slot.target.pk) ?? null;
     const { serialize, codec } = slot.version;
-    let changed: boolean;
-    if (serialize === null) {
-      changed = true;
-    } else {
+    let changed = true;
+    if (serialize !== null) {
       const record = entity === null ? null : serialize(entity);
       const json = record === null ? NOT_FOUND : codec.encode(record);
       changed = json !== slot.current;
-      if (!changed) summary.unchanged += 1;
-      else if (json === NOT_FOUND && slot.current !== undefined) summary.deleted += 1;
-      else summary.refreshed += 1;
-      if (slot.generation !== undefined) {
-        fills.push({ key: slot.key, value: encodeEntry(slot.generation, json), ttl: cache.ttlFor(json) });
-      }
+      if (!changed) counts.unchanged += 1;
+      else if (json === NOT_FOUND && slot.current !== undefined) counts.deleted += 1;
+      else counts.refreshed += 1;
+      writes.push({ key: slot.key, stamp: slot.stamp, json, changed, ttl: ctx.ttlFor(json) });
+      if (changed && listsChanged(slot.version, slot.current, json))
+        lists.add(listGenerationKey(slot.version));
     }
     if (!changed) continue;
     try {
@@ -151,24 +187,57 @@ export async function refreshLevel(
             : slot.version.codec.decode(slot.current);
       const known = slot.target.previous !== undefined || slot.current !== undefined;
       const updateOnly = slot.target.updateOnly || !known;
-      for (const ref of slot.version.invalidate(entity, previous))
-        refs.push({ model: ref.model, pk: ref.pk, updateOnly });
+      for (const ref of slot.version.invalidate(entity, previous)) {
+        if (isAppKeyRef(ref)) appKeys.push(ref.key);
+        else refs.push({ model: ref.model, pk: ref.pk, updateOnly });
+      }
     } catch (error) {
-      cache.report(error, `invalidate ${slot.version.model}@${slot.version.version}`);
+      ctx.report(error, `invalidate ${slot.version.model}@${slot.version.version}`);
     }
   }
-  await cache.writeFills(fills);
-  return { refs };
+  if (readable) {
+    try {
+      const written = await ctx.protocol.finishRefresh(writes, [...lists]);
+      if (written.length > 0) ctx.written(written);
+    } catch (error) {
+      ctx.report(error, 'update');
+      ctx.markPending([...keys, ...lists]);
+    }
+  } else if (lists.size > 0) {
+    ctx.markPending([...lists]);
+  }
+  return { refs, appKeys };
 }
 
-/** Calls a model version's `load` once for `pks` and indexes the entities by normalised pk. */
-export async function loadEntities(
-  cache: Pick<CacheInternals, 'countLoad'>,
-  version: ResolvedVersion,
-  pks: readonly Pk[],
-  stats?: CacheStats,
-): Promise<Map<Pk, unknown>> {
-  cache.countLoad(stats);
+async function invalidateOrPend(ctx: RefreshContext, keys: readonly string[]): Promise<void> {
+  try {
+    await ctx.protocol.invalidate(keys);
+    ctx.written(keys);
+  } catch (error) {
+    ctx.report(error, 'update');
+    ctx.markPending(keys);
+  }
+}
+
+function isAppKeyRef(ref: Ref | AppKeyRef): ref is AppKeyRef {
+  return typeof (ref as AppKeyRef).key === 'string' && (ref as Partial<Ref>).model === undefined;
+}
+
+/**
+ * Whether a changed record changes the model's cached lists: it appeared, disappeared, or one of
+ * the version's `listFields` differs.
+ */
+function listsChanged(version: ResolvedVersion, before: string | undefined, after: string): boolean {
+  const fields = version.listFields;
+  if (fields === null) return false;
+  if (fields === 'all' || before === undefined || before === NOT_FOUND || after === NOT_FOUND) return true;
+  const a = JSON.parse(before) as Record<string, unknown>;
+  const b = JSON.parse(after) as Record<string, unknown>;
+  return fields.some((field) => JSON.stringify(a[field]) !== JSON.stringify(b[field]));
+}
+
+/** Calls a model version's `load` once for `pks` and indexes the entities by normalised pk. @internal */
+export async function loadEntities(version: ResolvedVersion, pks: readonly Pk[]): Promise<Map<Pk, unknown>> {
   const loaded = await version.load(pks, { model: version.model, version: version.version });
   const byPk = new Map<Pk, unknown>();
   for (const entity of loaded) {

@@ -3,19 +3,21 @@
  * object of the same shape can be passed to reads (`createLoaders(cache, { stats })`).
  */
 export interface CacheStats {
-  /** Records served from the store (valid stamp), including cached "not found" entries. */
+  /** Records (and cached lists) served from the store or L1, including cached "not found" entries. */
   hits: number;
+  /** The part of `hits` served by the per-process L1 tier, without a store round trip. */
+  l1Hits: number;
   /** Keys that had to be loaded (absent, stale or corrupt). */
   misses: number;
   /** Records written after a load. */
   fills: number;
   /** Calls to a model's `load`. */
   loads: number;
-  /** Records found with a generation stamp older than their key's current generation: a fill that raced a write. Served as a miss. */
+  /** Records found stamped with an older generation than their key's (stores checked at read): a fill that raced a write. Served as a miss. */
   staleRejected: number;
   /** Entries that could not be decoded; served as a miss and repaired by the fill. */
   corrupt: number;
-  /** Generations bumped by `update`, `invalidate` and `deleteAllVersions`. */
+  /** Keys rewritten or invalidated by `update`, `invalidate`, `deleteAllVersions` and retries. */
   invalidations: number;
   /** Store or loader failures reported as `error` events. */
   errors: number;
@@ -29,6 +31,7 @@ export interface CacheStats {
 export function createStats(): CacheStats {
   return {
     hits: 0,
+    l1Hits: 0,
     misses: 0,
     fills: 0,
     loads: 0,

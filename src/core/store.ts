@@ -9,10 +9,74 @@ export interface StoreEntry {
 }
 
 /**
- * The store boundary: batched string get/set/delete. Each call is one round trip to the store
- * (one `MGET`, one `MULTI…EXEC`), which is what the cache counts as `storeRoundTrips`.
- * Implementations must not retry silently and must reject on failure: the cache turns failures
- * into `error` events and falls back to the database.
+ * One conditional write of {@link CacheStore.apply}, atomic for its key:
+ *
+ * - `claim`: write `value` if the key is absent; the result is the value at the key afterwards
+ *   (`value`, or whatever was there).
+ * - `fill`: write `value` only if the key holds exactly `expected`; the result says whether it landed.
+ * - `swap`: write `value` if the key holds exactly `expected` (`undefined`: the key is absent),
+ *   otherwise write `otherwise`; the result says whether `value` landed.
+ * - `set`: write `value` whatever the key holds; the result is `true`.
+ */
+export type StoreOp =
+  | { readonly type: 'claim'; readonly key: string; readonly value: string; readonly ttl?: number }
+  | {
+      readonly type: 'fill';
+      readonly key: string;
+      readonly expected: string;
+      readonly value: string;
+      readonly ttl?: number;
+    }
+  | {
+      readonly type: 'swap';
+      readonly key: string;
+      readonly expected: string | undefined;
+      readonly value: string;
+      readonly ttl?: number;
+      readonly otherwise: { readonly value: string; readonly ttl?: number };
+    }
+  | { readonly type: 'set'; readonly key: string; readonly value: string; readonly ttl?: number };
+
+/** The result of one {@link StoreOp}: a string for `claim`, a boolean for the others. */
+export type StoreOpResult = string | boolean;
+
+/** What an {@link InvalidationBus} tells its listeners. */
+export interface BusListener {
+  /** These keys changed in the shared store (in this process or another). */
+  keys(keys: readonly string[]): void;
+  /**
+   * Announcements may have been missed (a reconnect, a gap in a publisher's sequence, keys dropped
+   * by prefix): forget everything held from the store.
+   */
+  reset(): void;
+}
+
+/**
+ * Invalidation announcements between processes. A store whose {@link CacheStore.apply} announces
+ * every `swap` and `set` it performs (atomically with the write, so no write goes unannounced)
+ * exposes one; the cache's L1 tier listens to it.
+ */
+export interface InvalidationBus {
+  /** Starts listening; returns a function that stops. Announcements before this call are not replayed. */
+  subscribe(listener: BusListener): () => void;
+  /**
+   * True while announcements are being received (subscribed and connected). An L1 tier serves
+   * and fills only while this is true, and resets when it becomes true again.
+   */
+  readonly live: boolean;
+  /** Resolves once announcements are being received (or rejects if they cannot be). */
+  ready(): Promise<void>;
+}
+
+/**
+ * The store boundary. Every call is one round trip to the store (one `MGET`, one `MULTI…EXEC`,
+ * one script), which is what the cache counts as `storeRoundTrips`. Implementations must not retry
+ * silently and must reject on failure: the cache turns failures into `error` events and falls
+ * back to the database.
+ *
+ * A store WITH {@link apply} lets the cache check fills at write time: a warm read reads one key
+ * per record (see the README's consistency contract). A store without it (any keyv store through
+ * {@link keyvStore}) is checked at read time: each record is read beside its generation entry.
  */
 export interface CacheStore {
   /** Values aligned with `keys`; `undefined` for a missing key. */
@@ -23,6 +87,14 @@ export interface CacheStore {
   deleteMany(keys: readonly string[]): Promise<void>;
   /** Deletes every key that starts with `prefix`; returns how many. Optional: used by `dropVersion`. */
   deleteByPrefix?(prefix: string): Promise<number>;
+  /**
+   * Runs conditional writes, each atomic for its key, in one round trip, and announces the keys of
+   * `swap` and `set` ops on {@link bus} atomically with them. Results are aligned with `ops`.
+   * Optional: stores that have it check fills at write time.
+   */
+  apply?(ops: readonly StoreOp[]): Promise<StoreOpResult[]>;
+  /** Invalidation announcements, for an L1 tier. Optional. */
+  readonly bus?: InvalidationBus;
   /** Releases connections the store owns. Optional. */
   close?(): Promise<void>;
 }
@@ -37,11 +109,11 @@ export interface KeyvStoreOptions {
 }
 
 /**
- * Adapts any keyv 5 instance whose values are strings. keyv's own (de)serializer is bypassed by
- * the caller's configuration: pass a Keyv built with `serialize: undefined` (memory) or the raw
- * pair (Redis, see `createRedisStore`), because the cache hands over strings it encoded itself.
- * Keyv swallows store errors unless `throwOnErrors` is set; this adapter sets it so failures
- * reach the cache, which reports them as events.
+ * Adapts any keyv 5 instance whose values are strings, as a store checked at read time (keyv has
+ * no conditional writes). keyv's own (de)serializer is bypassed by the caller's configuration:
+ * pass a Keyv built with `serialize: undefined` (memory) or the raw pair (Redis), because the
+ * cache hands over strings it encoded itself. Keyv swallows store errors unless `throwOnErrors`
+ * is set; this adapter sets it so failures reach the cache, which reports them as events.
  */
 export function keyvStore(keyv: Keyv<string>, options: KeyvStoreOptions = {}): CacheStore {
   keyv.throwOnErrors = true;
@@ -75,13 +147,17 @@ export function keyvStore(keyv: Keyv<string>, options: KeyvStoreOptions = {}): C
   };
 }
 
+type Row = { value: string; expires?: number };
+
 /**
  * An in-process store: keyv over a `Map`, values kept as the encoded strings (so a record read
- * back is a fresh object every time and never shares state with another request). The default
- * store of an `InstanceCache`; fine for one process and for tests, not shared across processes.
+ * back is a fresh object every time and never shares state with another request). It checks fills
+ * at write time (its conditional writes run synchronously on the `Map`, so they are atomic) and
+ * announces invalidations to listeners in this process. The default store of an `InstanceCache`;
+ * fine for one process and for tests, not shared across processes.
  */
 export function createMemoryStore(): CacheStore {
-  const map = new Map<string, unknown>();
+  const map = new Map<string, Row>();
   // No keyv namespace: keyv prefixes inconsistently when a key already starts with the
   // namespace, and its Map iterator splits keys on ':'. The cache's keys carry their own prefix.
   const keyv = new Keyv<string>({
@@ -90,26 +166,87 @@ export function createMemoryStore(): CacheStore {
     deserialize: undefined,
     useKeyPrefix: false,
   });
+  const base = keyvStore(keyv, { ownsKeyv: true });
+  const listeners = new Set<BusListener>();
+  // Reads and writes use keyv's own row format on the Map it writes, with keyv's expiry rule:
+  // keyv's Map adapter runs one async step per key, ~25× slower on a warm request.
+  const read = (key: string, now: number): string | undefined => {
+    const row = map.get(key);
+    if (row === undefined) return undefined;
+    if (typeof row.expires === 'number' && now > row.expires) {
+      map.delete(key);
+      return undefined;
+    }
+    return row.value;
+  };
+  const write = (key: string, value: string, ttl: number | undefined, now: number) => {
+    map.set(key, ttl === undefined ? { value } : { value, expires: now + ttl });
+  };
+  const announce = (keys: readonly string[]) => {
+    if (keys.length === 0) return;
+    for (const listener of listeners) listener.keys(keys);
+  };
   return {
-    ...keyvStore(keyv, { ownsKeyv: true }),
-    // keyv's getMany on a Map runs one async step per key (two keys per record here); reading the
-    // Map keyv writes, with keyv's own expiry rule, is ~25× faster on a warm request.
+    ...base,
     async getMany(keys) {
       const now = Date.now();
-      return keys.map((key) => {
-        const row = map.get(key) as { value: string; expires?: number } | undefined;
-        if (row === undefined) return undefined;
-        if (typeof row.expires === 'number' && now > row.expires) {
-          map.delete(key);
-          return undefined;
+      return keys.map((key) => read(key, now));
+    },
+    async setMany(entries) {
+      const now = Date.now();
+      for (const { key, value, ttl } of entries) write(key, value, ttl, now);
+    },
+    async deleteMany(keys) {
+      for (const key of keys) map.delete(key);
+    },
+    async apply(ops) {
+      const now = Date.now();
+      const changed: string[] = [];
+      const results = ops.map((op): StoreOpResult => {
+        const current = read(op.key, now);
+        switch (op.type) {
+          case 'claim':
+            if (current !== undefined) return current;
+            write(op.key, op.value, op.ttl, now);
+            return op.value;
+          case 'fill':
+            if (current !== op.expected) return false;
+            write(op.key, op.value, op.ttl, now);
+            return true;
+          case 'swap': {
+            changed.push(op.key);
+            const landed = current === op.expected;
+            const next = landed ? op : op.otherwise;
+            write(op.key, next.value, next.ttl, now);
+            return landed;
+          }
+          default:
+            changed.push(op.key);
+            write(op.key, op.value, op.ttl, now);
+            return true;
         }
-        return row.value;
       });
+      announce(changed);
+      return results;
+    },
+    bus: {
+      live: true,
+      subscribe(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+      async ready() {},
     },
     async deleteByPrefix(prefix) {
-      const doomed = [...map.keys()].filter((key) => key.startsWith(prefix));
-      await keyv.deleteMany(doomed);
-      return doomed.length;
+      let count = 0;
+      for (const key of map.keys()) {
+        if (key.startsWith(prefix)) {
+          map.delete(key);
+          count += 1;
+        }
+      }
+      for (const listener of listeners) listener.reset();
+      return count;
     },
   };
 }

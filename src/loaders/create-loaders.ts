@@ -6,7 +6,7 @@ import { attachBatcher, ModelBatcher } from './request-batcher.js';
 
 /** One DataLoader per model: `loaders.Question.load(1)`, `.loadMany([1, 2])`. */
 export type Loaders<Records extends object> = {
-  readonly [M in keyof Records & string]: DataLoader<Pk, Records[M] | null, Pk | string>;
+  readonly [M in keyof Records & string]: DataLoader<Pk, Records[M] | null, Pk | object>;
 };
 
 /** Options of {@link createLoaders}. */
@@ -19,9 +19,9 @@ export interface CreateLoadersOptions {
 
 // The model's DataLoader, sharing the batcher's queue and memo: clear, clearAll and prime reach
 // the list reads too.
-class ModelLoader extends DataLoader<Pk, object | null, Pk | string> {
+class ModelLoader extends DataLoader<Pk, object | null, Pk | object> {
   readonly #batcher: ModelBatcher;
-  constructor(batcher: ModelBatcher, options: DataLoader.Options<Pk, object | null, Pk | string>) {
+  constructor(batcher: ModelBatcher, options: DataLoader.Options<Pk, object | null, Pk | object>) {
     super((raws) => loadBatch(batcher, raws), options);
     this.#batcher = batcher;
     attachBatcher(this, batcher);
@@ -74,7 +74,7 @@ export function createLoaders<Records extends object>(
 ): Loaders<Records> {
   const version = cache.strategy.checkVersion(options.version ?? cache.strategy.defaultVersion);
   const stats = options.stats;
-  const loaders: Record<string, DataLoader<Pk, object | null, Pk | string>> = {};
+  const loaders: Record<string, DataLoader<Pk, object | null, Pk | object>> = {};
   for (const name of cache.strategy.modelNames) {
     const resolved = cache.strategy.model(name).versions.get(version);
     if (!resolved || resolved.serialize === null) continue;
@@ -85,13 +85,14 @@ export function createLoaders<Records extends object>(
       version,
       stats,
     );
-    // An invalid id gets a cache key of its own that no valid pk can have (numbers never contain a
-    // space, string pks are keyed as themselves), so it never shares a memo slot with a real pk.
-    const cacheKeyFn = (raw: Pk): Pk | string => {
+    // An invalid id is never memoized: its cache key is a new object each time, which no pk (a
+    // number or a string) can equal, so it never shares a memo slot with a real pk (a string key
+    // such as "invalid number 5" could: it is a valid string pk).
+    const cacheKeyFn = (raw: Pk): Pk | object => {
       const pk = batcher.normalize(raw);
-      return pk instanceof Error ? `invalid ${typeof raw} ${String(raw)}` : pk;
+      return pk instanceof Error ? {} : pk;
     };
-    const memo = new Map<Pk | string, Promise<object | null>>();
+    const memo = new Map<Pk | object, Promise<object | null>>();
     loaders[name] = new ModelLoader(batcher, {
       cacheKeyFn,
       // Dispatch with the model's list reads, in one batch per tick.

@@ -35,8 +35,8 @@ export class ModelBatcher {
   readonly #cache: InstanceCache<Record<string, object>>;
   readonly #model: string;
   readonly #pkType: PkType;
-  readonly #version: string;
   readonly #stats: CacheStats | undefined;
+  readonly #readOptions: { readonly version: string; readonly stats: CacheStats | undefined };
 
   constructor(
     cache: InstanceCache<Record<string, object>>,
@@ -48,8 +48,8 @@ export class ModelBatcher {
     this.#cache = cache;
     this.#model = model;
     this.#pkType = pkType;
-    this.#version = version;
     this.#stats = stats;
+    this.#readOptions = { version, stats };
   }
 
   /** The normalised pk, or the `InvalidPkError` for a malformed one. */
@@ -68,6 +68,7 @@ export class ModelBatcher {
   read(pks: readonly Pk[]): Outcomes | Promise<Outcomes> {
     const known = new Map<Pk, Settled>();
     let waits: Promise<Outcomes>[] | undefined;
+    let fresh: Set<Pk> | undefined;
     for (const pk of pks) {
       const memoized = this.#memo.get(pk);
       if (memoized) {
@@ -75,14 +76,33 @@ export class ModelBatcher {
         if (this.#stats) this.#stats.memoHits += 1;
         continue;
       }
-      let wait = this.#inFlight.get(pk);
+      const wait = this.#inFlight.get(pk);
       if (wait) {
         if (this.#stats) this.#stats.memoHits += 1;
-      } else {
-        wait = this.#enqueue(pk);
+        if (!waits) waits = [wait];
+        else if (!waits.includes(wait)) waits.push(wait);
+      } else if (!fresh) fresh = new Set([pk]);
+      else fresh.add(pk);
+    }
+    if (fresh) {
+      const unknown = [...fresh];
+      // What the cache's L1 tier holds answers now, without a batch: a warm request whose records
+      // are all in L1 never waits for a tick.
+      const held =
+        this.#cache.l1Size > 0 ? this.#cache.peek(this.#model, unknown, this.#readOptions) : undefined;
+      for (let i = 0; i < unknown.length; i += 1) {
+        const pk = unknown[i]!;
+        const record = held?.[i];
+        if (record !== undefined) {
+          const settled = { record };
+          this.#memo.set(pk, settled);
+          known.set(pk, settled);
+          continue;
+        }
+        const wait = this.#enqueue(pk);
+        if (!waits) waits = [wait];
+        else if (!waits.includes(wait)) waits.push(wait);
       }
-      if (!waits) waits = [wait];
-      else if (!waits.includes(wait)) waits.push(wait);
     }
     if (!waits) return known;
     return Promise.all(waits).then((batches) => {
@@ -149,10 +169,7 @@ export class ModelBatcher {
     if (pks.length === 0) return outcomes;
     const epoch = this.#epoch;
     try {
-      const records = await this.#cache.getInstances(this.#model, pks, {
-        version: this.#version,
-        stats: this.#stats,
-      });
+      const records = await this.#cache.getInstances(this.#model, pks, this.#readOptions);
       pks.forEach((pk, i) => {
         const settled = { record: records[i] ?? null };
         outcomes.set(pk, settled);

@@ -15,6 +15,15 @@ export interface Ref {
   readonly pk: Pk;
 }
 
+/**
+ * A key of the application's own in the shared store (a cached count, say) that an invalidator
+ * names so that the cascade deletes it, as drf-cached-instances' invalidators can name raw keys.
+ * The key is used exactly as given (the store's own namespace still applies).
+ */
+export interface AppKeyRef {
+  readonly key: string;
+}
+
 /** What a model's `load` is told about the call. */
 export interface LoadContext {
   /** The model being loaded. */
@@ -44,9 +53,17 @@ export interface VersionFunctions<E, R extends object> {
    * entity (`null` once deleted) and the record cached before the change (`null` if none), so a
    * child that moved from parent A to parent B can name both.
    */
-  invalidate?(entity: E | null, previous: R | null): readonly Ref[];
+  invalidate?(entity: E | null, previous: R | null): readonly (Ref | AppKeyRef)[];
   /** Codecs for the record fields that are not plain JSON (dates, bigints, pk lists, …). */
   codecs?: { readonly [K in keyof R]?: Codec<unknown> };
+  /**
+   * Lets root lists of this model be cached (`cache.getList`, or the Apollo list builder's
+   * `cache` option) and names the record fields their queries filter or sort on: every create,
+   * delete (or hide) of an instance, and every change to one of these fields, invalidates all
+   * cached lists of the model in this version. `'all'`: any change to a record does. Default:
+   * none — lists of this model are not cached.
+   */
+  listFields?: readonly (keyof R & string)[] | 'all';
 }
 
 /** Options of {@link defineModel}. */
@@ -115,7 +132,9 @@ export interface ResolvedVersion {
   /** `null` for an invalidator-only model. */
   readonly serialize: ((entity: unknown) => object | null) | null;
   readonly load: (pks: readonly Pk[], context: LoadContext) => Promise<Iterable<unknown>> | Iterable<unknown>;
-  readonly invalidate: (entity: unknown, previous: object | null) => readonly Ref[];
+  readonly invalidate: (entity: unknown, previous: object | null) => readonly (Ref | AppKeyRef)[];
+  /** The record fields cached lists depend on, `'all'`, or `null` when lists are not cached. */
+  readonly listFields: readonly string[] | 'all' | null;
   readonly pkOf: (entity: unknown) => Pk;
   readonly codec: RecordCodec<object>;
   /** `{namespace}:{version}.{hash}:{Model}:` — the key of a pk is this plus the encoded pk. */
@@ -247,6 +266,7 @@ export function defineStrategy<const Models extends readonly AnyModelDefinition[
       const load = pick('load');
       const invalidate = pick('invalidate');
       const codecs = (pick('codecs') ?? {}) as Record<string, Codec<unknown>>;
+      const listFields = pick('listFields') ?? null;
       const where = `model "${name}" version "${version}"`;
       if (serialize === undefined) {
         invalid(`${where} has no serialize function (use serialize: null for an invalidator-only model)`, {
@@ -271,6 +291,16 @@ export function defineStrategy<const Models extends readonly AnyModelDefinition[
           });
         }
       }
+      if (
+        listFields !== null &&
+        listFields !== 'all' &&
+        !(Array.isArray(listFields) && listFields.every((field) => typeof field === 'string'))
+      ) {
+        invalid(`${where}: listFields must be an array of record field names or 'all'`, {
+          model: name,
+          version,
+        });
+      }
       const fingerprint = JSON.stringify([
         name,
         pkType,
@@ -279,6 +309,7 @@ export function defineStrategy<const Models extends readonly AnyModelDefinition[
         Object.entries(codecs)
           .map(([field, codec]) => `${field}:${codec.name}`)
           .sort(),
+        listFields,
       ]);
       resolved.set(version, {
         model: name,
@@ -289,6 +320,7 @@ export function defineStrategy<const Models extends readonly AnyModelDefinition[
         // update loads once for all of them.
         load: load as ResolvedVersion['load'],
         invalidate: invalidate as ResolvedVersion['invalidate'],
+        listFields: listFields === null || listFields === 'all' ? listFields : [...listFields],
         pkOf,
         codec: createRecordCodec(codecs, `${name}@${version}`),
         fingerprint,

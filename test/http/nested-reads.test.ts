@@ -153,7 +153,7 @@ describe.each(await testBackends())('nested reads over HTTP on %s', (backend: Ba
     });
     for (const { field, result } of await Promise.all(requests)) {
       expect(Object.keys(result.data.question)).toEqual(['id', field]);
-      expect(result.cache.storeRoundTrips).toBeLessThanOrEqual(2);
+      expect(result.cache.storeRoundTrips).toBeLessThanOrEqual(3); // cold: read, claim, fill
     }
   });
 

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
-// The quickstart is documentation that runs: keep what it prints true.
+// The quickstart is documentation that runs: keep what it prints true (the README quotes it).
 describe('examples/quickstart', () => {
   it('prints a batched miss, hits, a cascade and a rejected stale fill', async () => {
     const { stdout } = await promisify(execFile)(
@@ -13,14 +13,14 @@ describe('examples/quickstart', () => {
       },
     );
     expect(stdout).toMatch(
-      /1\. cold request: batched misses\s+store round trips 4, hits 0, misses 5, loads 2/,
+      /1\. cold request: batched misses\s+store round trips 6, hits 0, misses 5, loads 2/,
     );
     expect(stdout).toMatch(
       /2\. same request again: all hits\s+store round trips 2, hits 5, misses 0, loads 0/,
     );
     expect(stdout).toContain('Question 1 choices [1], Question 2 choices [2,3]');
     expect(stdout).toContain(
-      'its late fill was rejected (staleRejected 1); the next read got "Favourite color?"',
+      'its late fill was refused (fills landed: 0); the next read got "Favourite color?" with 0 loads',
     );
   });
 });

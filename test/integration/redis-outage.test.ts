@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CacheError, InstanceCache } from '../../src/index.js';
-import { createRedisStore, type RedisStore } from '../../src/redis.js';
+import { createRedisStore, type RedisClient, type RedisStore } from '../../src/redis.js';
 import { createPollDb, seedPoll } from '../support/poll-fixture.js';
 import { redisAvailable } from '../support/redis.js';
 
@@ -101,7 +101,7 @@ describe.runIf(redisAvailable)('Redis outage', () => {
     await cache.update([{ model: 'Question', pk: 1 }], { updateOnly: true });
     expect(cache.pendingInvalidations).toBe(2);
     server = await startRedis();
-    for (let i = 0; i < 100 && !local.client.isReady; i += 1)
+    for (let i = 0; i < 100 && !(local.client as RedisClient).isReady; i += 1)
       await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await cache.close()).toBe(true);
     expect(cache.pendingInvalidations).toBe(0);

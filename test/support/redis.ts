@@ -1,5 +1,6 @@
 import { createClient } from '@keyv/redis';
-import { createRedisStore, type RedisStore } from '../../src/redis.js';
+import { inject } from 'vitest';
+import { createRedisStore, type RedisClient, type RedisStore } from '../../src/redis.js';
 import { gate } from './gate.js';
 
 /** The shared Redis of the machine (STACK.md). */
@@ -14,32 +15,44 @@ export const redisAvailable = await gate('Redis', REDIS_URL, async () => {
   await client.quit();
 });
 
+/** The test run's own Redis Cluster (see global-setup.ts), or `null`. */
+const cluster = inject('redisCluster');
+
+/** Whether the Redis Cluster suites run. */
+export const redisClusterAvailable = await gate(
+  'Redis Cluster',
+  "a 3-master cluster of the test run's own",
+  async () => {
+    if (!cluster.urls) throw new Error(cluster.error ?? 'it did not start');
+  },
+);
+
 let suiteCounter = 0;
 
 /**
- * A Redis store with a namespace of its own, so parallel test files never see each other's keys;
- * `cleanup` deletes the namespace and quits.
+ * A Redis store (on the shared Redis, or on the run's own cluster) with a namespace of its own,
+ * so parallel test files never see each other's keys; `cleanup` deletes the namespace and quits.
  */
 export async function createTestRedisStore(
   label: string,
+  where: { cluster?: boolean } = {},
 ): Promise<RedisStore & { cleanup(): Promise<void> }> {
   suiteCounter += 1;
   const namespace = `test-${label}-${process.pid}-${suiteCounter}-${Date.now().toString(36)}`;
-  const store = await createRedisStore({ url: REDIS_URL, namespace });
+  const store = await createRedisStore(
+    where.cluster ? { cluster: cluster.urls!, namespace } : { url: REDIS_URL, namespace },
+  );
   return Object.assign(store, {
     async cleanup() {
-      for await (const batch of store.client.scanIterator({ MATCH: `${namespace}::*`, COUNT: 500 })) {
-        const keys = Array.isArray(batch) ? batch : [batch];
-        if (keys.length > 0) await store.client.unlink(keys);
-      }
-      await store.close?.();
+      await store.deleteByPrefix('');
+      await store.close();
     },
   });
 }
 
 /** How many times Redis has run `command` (from INFO commandstats): counts real round trips. */
 export async function commandCalls(store: RedisStore, command: string): Promise<number> {
-  const info = await store.client.info('commandstats');
+  const info = await (store.client as RedisClient).info('commandstats');
   const match = new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info);
   return match ? Number(match[1]) : 0;
 }
@@ -49,7 +62,8 @@ export async function commandCalls(store: RedisStore, command: string): Promise<
  * own), so a test can count real round trips even while other test files share the server.
  */
 export async function monitorNamespace(store: RedisStore) {
-  const monitor = store.client.duplicate();
+  const client = store.client as RedisClient;
+  const monitor = client.duplicate();
   monitor.on('error', () => {});
   await monitor.connect();
   const commands: string[] = [];
@@ -65,14 +79,14 @@ export async function monitorNamespace(store: RedisStore) {
       if (command) commands.push(command);
     }
   });
-  await store.client.ping();
+  await client.ping();
   await ready;
   commands.length = 0;
   return {
     commands,
     /** Waits until MONITOR has delivered what was sent so far (it is asynchronous). */
     async settle() {
-      await store.client.ping();
+      await client.ping();
       await new Promise((resolve) => setTimeout(resolve, 30));
     },
     async stop() {

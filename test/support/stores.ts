@@ -1,5 +1,6 @@
-import { type CacheStore, createMemoryStore } from '../../src/index.js';
-import { createTestRedisStore, redisAvailable } from './redis.js';
+import Keyv from 'keyv';
+import { type CacheStore, createMemoryStore, keyvStore } from '../../src/index.js';
+import { createTestRedisStore, redisAvailable, redisClusterAvailable } from './redis.js';
 
 /** A store under test and how to clean it up. */
 export interface TestStore {
@@ -7,20 +8,57 @@ export interface TestStore {
   cleanup(): Promise<void>;
 }
 
-/** The stores every shared suite runs against: the in-memory keyv store and the real Redis. */
-export const storeCases: { name: string; available: boolean; create(label: string): Promise<TestStore> }[] = [
+/** A store the shared suites run against. */
+export interface StoreCase {
+  readonly name: string;
+  readonly available: boolean;
+  /** Whether fills are checked at write time (one key per record on a warm read). */
+  readonly checksAtWrite: boolean;
+  create(label: string): Promise<TestStore>;
+}
+
+/**
+ * The stores every shared suite runs against: both protocols (checked at write: the memory store,
+ * Redis, Redis Cluster; checked at read: any other keyv store, here keyv over a Map).
+ */
+export const storeCases: readonly StoreCase[] = [
   {
     name: 'memory',
     available: true,
+    checksAtWrite: true,
     async create() {
       return { store: createMemoryStore(), cleanup: async () => {} };
     },
   },
   {
+    name: 'keyv (checked at read)',
+    available: true,
+    checksAtWrite: false,
+    async create() {
+      const keyv = new Keyv<string>({
+        store: new Map(),
+        serialize: undefined,
+        deserialize: undefined,
+        useKeyPrefix: false,
+      });
+      return { store: keyvStore(keyv), cleanup: async () => {} };
+    },
+  },
+  {
     name: 'redis',
     available: redisAvailable,
+    checksAtWrite: true,
     async create(label) {
       const store = await createTestRedisStore(label);
+      return { store, cleanup: () => store.cleanup() };
+    },
+  },
+  {
+    name: 'redis cluster',
+    available: redisClusterAvailable,
+    checksAtWrite: true,
+    async create(label) {
+      const store = await createTestRedisStore(label, { cluster: true });
       return { store, cleanup: () => store.cleanup() };
     },
   },

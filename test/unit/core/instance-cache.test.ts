@@ -23,7 +23,7 @@ for (const storeCase of storeCases) {
       await handle.cleanup();
     });
 
-    it('a miss loads all pks in ONE load call, fills in one round trip, and returns records in pk order', async () => {
+    it('a miss loads all pks in ONE load call, claims and fills in one round trip each, returns records in pk order', async () => {
       const records = await cache.getInstances('Choice', [3, 1, 2]);
       expect(records).toEqual([
         { id: 3, text: 'Cat', questionId: 2, voterIds: [3] },
@@ -31,8 +31,8 @@ for (const storeCase of storeCases) {
         { id: 2, text: 'Blue', questionId: 1, voterIds: [] },
       ]);
       expect(db.loadsOf('Choice')).toEqual([{ model: 'Choice', version: 'v1', pks: [3, 1, 2] }]);
-      // one read (records and generations together) + one fill
-      expect(cache.stats).toMatchObject({ storeRoundTrips: 2, misses: 3, hits: 0, fills: 3, loads: 1 });
+      // one read, one claim (the keys had no marker or generation yet), one fill
+      expect(cache.stats).toMatchObject({ storeRoundTrips: 3, misses: 3, hits: 0, fills: 3, loads: 1 });
     });
 
     it('an empty read costs nothing', async () => {
@@ -141,11 +141,22 @@ for (const storeCase of storeCases) {
       expect(db.loadsOf('Question').length - before).toBe(1);
     });
 
-    it('updateOnly stops at a miss: the generation is bumped, nothing is loaded or cascaded', async () => {
+    it('updateOnly stops at a miss: nothing is loaded or cascaded, a marker a reader holds is replaced', async () => {
       const summary = await cache.update([{ model: 'Choice', pk: 1 }], { updateOnly: true });
       expect(summary).toEqual({ refreshed: 0, deleted: 0, unchanged: 0, skipped: 2, levels: 1 });
       expect(db.loadCalls).toHaveLength(0);
-      expect(cache.stats.invalidations).toBe(2);
+      // Checked at write: nothing was there, so nothing can be filling; checked at read: the
+      // generations were bumped.
+      expect(cache.stats.invalidations).toBe(storeCase.checksAtWrite ? 0 : 2);
+      // A reader that claimed a marker (it is loading) has it replaced: its fill will not land.
+      const gate = db.pauseNextLoad('Choice');
+      const slow = cache.getInstances('Choice', [1]);
+      await gate.paused;
+      db.choices.get(1)!.text = 'Crimson';
+      await cache.update([{ model: 'Choice', pk: 1 }], { updateOnly: true });
+      gate.release();
+      expect((await slow)[0]).toMatchObject({ text: 'Red' });
+      expect((await cache.getInstances('Choice', [1]))[0]).toMatchObject({ text: 'Crimson' });
     });
 
     it('without updateOnly a miss is filled; what it names is refreshed only where cached', async () => {
@@ -271,8 +282,8 @@ for (const storeCase of storeCases) {
       await cache.getInstances('Question', [1, 2], { version: 'v1' });
       await cache.getInstances('Question', [1], { version: 'v2' });
       await cache.update([{ model: 'Question', pk: 1 }], { updateOnly: true });
-      // v1: 2 records + 1 generation; v2: untouched
-      expect(await cache.dropVersion('v1')).toBe(3);
+      // v1: 2 records (plus their 2 generation entries when checked at read); v2: untouched
+      expect(await cache.dropVersion('v1')).toBe(storeCase.checksAtWrite ? 2 : 4);
       const loads = db.loadCalls.length;
       await cache.getInstances('Question', [1], { version: 'v2' });
       expect(db.loadCalls).toHaveLength(loads);
@@ -283,7 +294,11 @@ for (const storeCase of storeCases) {
     it('a corrupt entry is a miss that the fill repairs', async () => {
       await cache.getInstances('Question', [1]);
       const key = cache.keyOf('Question', 1);
-      await handle.store.setMany([{ key, value: '0\n{not json' }]);
+      // Corrupt JSON in the protocol's own format (stamped with the current generation when checked at read).
+      const [generation] = await handle.store.getMany([`${key}:g`]);
+      await handle.store.setMany([
+        { key, value: storeCase.checksAtWrite ? '{not json' : `${generation}\n{not json` },
+      ]);
       expect((await cache.getInstances('Question', [1]))[0]).toMatchObject({ id: 1 });
       expect(cache.stats.corrupt).toBe(1);
       await handle.store.setMany([{ key, value: 'garbage without a stamp' }]);
@@ -303,8 +318,21 @@ for (const storeCase of storeCases) {
       cache.on('staleRejected', (n) => seen.push(`staleRejected ${n}`));
       await cache.getInstances('Choice', [1, 2]);
       await cache.getInstances('Choice', [1, 2]);
+      await cache.getInstances('Choice', [2], { version: 'v2' });
+      db.choices.get(2)!.text = 'Navy';
       await cache.update([{ model: 'Choice', pk: 2 }], { updateOnly: true });
-      expect(seen).toEqual(['miss 2 Choice@v1', 'fill 2', 'hit 2 Choice@v1', 'invalidate 2', 'fill 1']);
+      // The update rewrote Choice 2 in both versions; Question 1, which it names, is cached in
+      // neither, so (updateOnly) it is left alone — except that a store checked at read bumps its
+      // generations too.
+      expect(seen).toEqual([
+        'miss 2 Choice@v1',
+        'fill 2',
+        'hit 2 Choice@v1',
+        'miss 1 Choice@v2',
+        'fill 1',
+        'invalidate 2',
+        ...(storeCase.checksAtWrite ? [] : ['invalidate 2']),
+      ]);
     });
 
     it('bad input is rejected before the store is touched', async () => {
@@ -315,15 +343,36 @@ for (const storeCase of storeCases) {
       await expect(cache.getInstances('Question', [1], { version: 'v9' })).rejects.toMatchObject({
         code: 'E_UNKNOWN_VERSION',
       });
+      await expect(cache.update([{ model: 'Question', pk: 'abc' }])).rejects.toMatchObject({
+        code: 'E_INVALID_PK',
+      });
+      await expect(cache.update([null as never])).rejects.toMatchObject({
+        code: 'E_INVALID_OPTION',
+        message: 'InstanceCache.update: expected { model, pk } refs, got null',
+      });
+      await expect(cache.update({} as never)).rejects.toMatchObject({ code: 'E_INVALID_OPTION' });
+      const strict = new InstanceCache(cache.strategy, { store: handle.store, unknownModels: 'throw' });
       await expect(
-        cache.update([
+        strict.update([
           { model: 'Question', pk: 1 },
           { model: 'Nope', pk: 1 },
         ]),
-      ).rejects.toMatchObject({
-        code: 'E_UNKNOWN_MODEL',
-      });
-      expect(cache.stats.storeRoundTrips).toBe(0);
+      ).rejects.toMatchObject({ code: 'E_UNKNOWN_MODEL' });
+      expect(cache.stats.storeRoundTrips + strict.stats.storeRoundTrips).toBe(0);
+    });
+
+    it('update reports a ref to a model the strategy does not define, and refreshes the rest', async () => {
+      const errors: string[] = [];
+      cache.on('error', (error) => errors.push(error.code));
+      await cache.getInstances('Question', [1]);
+      db.questions.get(1)!.text = 'Still refreshed';
+      const summary = await cache.update([
+        { model: 'AuditLog', pk: 7 },
+        { model: 'Question', pk: 1 },
+      ]);
+      expect(errors).toEqual(['E_UNKNOWN_MODEL']);
+      expect(summary.refreshed).toBeGreaterThan(0);
+      expect((await cache.getInstances('Question', [1]))[0]).toMatchObject({ text: 'Still refreshed' });
     });
   });
 }

@@ -43,11 +43,11 @@ for (const storeCase of storeCases) {
       expect(db.loadCalls).toHaveLength(loads);
     });
 
-    it('a cold nested read costs one read, one load and one fill per level', async () => {
+    it('a cold nested read costs one read, one claim, one load and one fill per level', async () => {
       const cache = new InstanceCache(strategy, { store: handle.store });
       const stats = createStats();
       await nested(createLoaders(cache, { stats }) as never);
-      expect(stats).toMatchObject({ storeRoundTrips: 6, loads: 3, misses: 2 + 3 + 3, fills: 8 });
+      expect(stats).toMatchObject({ storeRoundTrips: 9, loads: 3, misses: 2 + 3 + 3, fills: 8 });
       expect(db.loadCalls.map((call) => call.model)).toEqual(['Question', 'Choice', 'User']);
     });
 
@@ -58,7 +58,7 @@ for (const storeCase of storeCases) {
       await loaders.Question.load(1);
       await loaders.Question.load(1);
       await loaders.Question.load('1' as unknown as number);
-      expect(stats).toMatchObject({ storeRoundTrips: 2, memoHits: 2 });
+      expect(stats).toMatchObject({ storeRoundTrips: 3, memoHits: 2 }); // read, claim, fill
     });
 
     it('a malformed id rejects only its own load', async () => {
@@ -89,7 +89,7 @@ for (const storeCase of storeCases) {
       expect(one).toMatchObject({ id: 3 });
       expect(many.map((c) => (c as { id: number }).id)).toEqual([2, 3]);
       expect(db.loadsOf('Choice')).toEqual([{ model: 'Choice', version: 'v1', pks: [1, 2, 3] }]);
-      expect(stats.storeRoundTrips).toBe(2); // one read, one fill
+      expect(stats.storeRoundTrips).toBe(3); // one read, one claim, one fill
     });
 
     it('a list read answers synchronously once its records are memoized in the request', async () => {
@@ -114,10 +114,9 @@ for (const storeCase of storeCases) {
         readRecords(loaders, 'Question', [1]),
         loaders.Question.load(1),
       ]);
-      expect((list as PromiseFulfilledResult<unknown[]>).value[0]).toMatchObject({
-        message: 'database is down',
-      });
-      expect(one).toMatchObject({ status: 'rejected', reason: { message: 'database is down' } });
+      const down = { code: 'E_LOAD', context: { model: 'Question' }, cause: { message: 'database is down' } };
+      expect((list as PromiseFulfilledResult<unknown[]>).value[0]).toMatchObject(down);
+      expect(one).toMatchObject({ status: 'rejected', reason: down });
       db.failing = false;
       expect(await readRecords(loaders, 'Question', [1])).toMatchObject([{ id: 1 }]);
     });
@@ -125,7 +124,9 @@ for (const storeCase of storeCases) {
     it('a failed load is retried by the next DataLoader load, not memoized', async () => {
       const loaders = createLoaders(new InstanceCache(strategy, { store: handle.store }));
       db.failing = true;
-      await expect(loaders.Question.load(1)).rejects.toThrow('database is down');
+      await expect(loaders.Question.load(1)).rejects.toThrow(
+        /Question@v1: load failed for 1 pk\(s\): database is down/,
+      );
       db.failing = false;
       expect(await loaders.Question.load(1)).toMatchObject({ id: 1 });
     });

@@ -139,7 +139,7 @@ describe.each(await testDatabases())('fromMikroOrm on %s', (database) => {
     const refs = (entity: unknown, previous: object | null) =>
       version
         .invalidate(entity, previous)
-        .map((r) => `${r.model}:${r.pk}`)
+        .map((r) => ('key' in r ? r.key : `${r.model}:${r.pk}`))
         .sort();
     // Unknown previous (cache miss): every current neighbour.
     expect(refs(choice, null)).toEqual(

@@ -1,0 +1,350 @@
+/**
+ * `graphql-cached-instances/testing`: the store conformance suite, for anyone writing a
+ * {@link CacheStore} (the way keyv exports its test suite for adapters). It runs under any test
+ * runner with `describe`/`it`/`beforeEach`/`afterEach` (vitest, jest, node:test via a shim) and
+ * asserts with `node:assert`, so it needs nothing else.
+ *
+ * @example
+ * import { afterEach, beforeEach, describe, it } from 'vitest';
+ * import { describeStoreConformance } from 'graphql-cached-instances/testing';
+ * describeStoreConformance({ describe, it, beforeEach, afterEach }, {
+ *   name: 'my store',
+ *   create: async () => ({ store: await createMyStore(), cleanup: () => … }),
+ * });
+ *
+ * @packageDocumentation
+ */
+import assert from 'node:assert/strict';
+import { InstanceCache } from './core/instance-cache.js';
+import type { CacheStore, StoreOp } from './core/store.js';
+import { defineModel, defineStrategy } from './strategy/define.js';
+import type { Pk } from './strategy/pk.js';
+
+/** The test-runner functions the suite needs. */
+export interface ConformanceRunner {
+  describe(name: string, fn: () => void): void;
+  it(name: string, fn: () => Promise<void>): void;
+  beforeEach(fn: () => Promise<void>): void;
+  afterEach(fn: () => Promise<void>): void;
+}
+
+/** A store under test: a fresh, empty one per test (its own namespace), and how to clean it up. */
+export interface ConformanceOptions {
+  /** Shown in the suite's title. */
+  readonly name: string;
+  create(): Promise<{ store: CacheStore; cleanup?(): Promise<void> }>;
+}
+
+/**
+ * Declares the conformance suite for one store: the plain operations every store has; for a store
+ * with `apply`, the semantics of claim, fill, swap and set, and the announcements on its bus; and
+ * the end-to-end guarantees the cache builds on them (a fill that raced a write is never served,
+ * a lost marker costs a miss, a warm read reads one key per record).
+ */
+export function describeStoreConformance(runner: ConformanceRunner, options: ConformanceOptions): void {
+  const { describe, it, beforeEach, afterEach } = runner;
+  describe(`CacheStore conformance: ${options.name}`, () => {
+    let store: CacheStore;
+    let cleanup: (() => Promise<void>) | undefined;
+    beforeEach(async () => {
+      const created = await options.create();
+      store = created.store;
+      cleanup = created.cleanup;
+    });
+    afterEach(async () => {
+      await cleanup?.();
+    });
+
+    it('getMany returns values aligned with keys, undefined for missing ones', async () => {
+      await store.setMany([
+        { key: 'a:1', value: 'one' },
+        { key: 'a:3', value: 'three' },
+      ]);
+      assert.deepEqual(await store.getMany(['a:1', 'a:2', 'a:3', 'a:1']), ['one', undefined, 'three', 'one']);
+    });
+
+    it('stores strings byte for byte: newlines, unicode, JSON, colons, markers', async () => {
+      const values = ['g1\n{"a":[1,2]}', 'ünïcödé ✓ 𝄞', ':leading:colon', '"quoted"', 'null', '~marker'];
+      await store.setMany(values.map((value, i) => ({ key: `v:${i}`, value })));
+      assert.deepEqual(await store.getMany(values.map((_, i) => `v:${i}`)), values);
+    });
+
+    it('overwrites and deletes many keys; deleting missing keys is fine', async () => {
+      await store.setMany([
+        { key: 'd:1', value: 'x' },
+        { key: 'd:2', value: 'y' },
+      ]);
+      await store.setMany([{ key: 'd:1', value: 'x2' }]);
+      await store.deleteMany(['d:2', 'd:404']);
+      assert.deepEqual(await store.getMany(['d:1', 'd:2']), ['x2', undefined]);
+    });
+
+    it('empty batches are no-ops', async () => {
+      assert.deepEqual(await store.getMany([]), []);
+      await store.setMany([]);
+      await store.deleteMany([]);
+      if (store.apply) assert.deepEqual(await store.apply([]), []);
+    });
+
+    it('expires entries after their ttl and keeps entries without one', async () => {
+      await store.setMany([
+        { key: 't:short', value: 'gone', ttl: 50 },
+        { key: 't:forever', value: 'kept' },
+      ]);
+      assert.deepEqual(await store.getMany(['t:short']), ['gone']);
+      // Expiry is the behaviour under test: wait past it.
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      assert.deepEqual(await store.getMany(['t:short', 't:forever']), [undefined, 'kept']);
+    });
+
+    it('deleteByPrefix deletes exactly the keys under the prefix', async () => {
+      if (!store.deleteByPrefix) return;
+      await store.setMany([
+        { key: 'gci:v1.abc:Q:1', value: '1' },
+        { key: 'gci:v1.abc:Q:1:g', value: 'g' },
+        { key: 'gci:v2.def:Q:1', value: '2' },
+        { key: 'gci:v1.abcd:Q:1', value: 'other version hash' },
+      ]);
+      assert.equal(await store.deleteByPrefix('gci:v1.abc:'), 2);
+      assert.deepEqual(
+        await store.getMany(['gci:v1.abc:Q:1', 'gci:v1.abc:Q:1:g', 'gci:v2.def:Q:1', 'gci:v1.abcd:Q:1']),
+        [undefined, undefined, '2', 'other version hash'],
+      );
+    });
+
+    it('apply: claim writes only absent keys and returns what each key holds', async () => {
+      if (!store.apply) return;
+      await store.setMany([{ key: 'c:held', value: '{"id":1}' }]);
+      const results = await store.apply([
+        { type: 'claim', key: 'c:held', value: '~a' },
+        { type: 'claim', key: 'c:new', value: '~b' },
+      ]);
+      assert.deepEqual(results, ['{"id":1}', '~b']);
+      assert.deepEqual(await store.getMany(['c:held', 'c:new']), ['{"id":1}', '~b']);
+    });
+
+    it('apply: fill lands only where the key holds exactly what was expected', async () => {
+      if (!store.apply) return;
+      await store.setMany([
+        { key: 'f:1', value: '~g1' },
+        { key: 'f:2', value: '~g2' },
+      ]);
+      const results = await store.apply([
+        { type: 'fill', key: 'f:1', expected: '~g1', value: '{"v":1}' },
+        { type: 'fill', key: 'f:2', expected: '~older', value: '{"v":2}' },
+        { type: 'fill', key: 'f:absent', expected: '~g3', value: '{"v":3}' },
+      ]);
+      assert.deepEqual(results, [true, false, false]);
+      assert.deepEqual(await store.getMany(['f:1', 'f:2', 'f:absent']), ['{"v":1}', '~g2', undefined]);
+    });
+
+    it('apply: swap writes its value on a match (undefined = absent) and `otherwise` on a mismatch', async () => {
+      if (!store.apply) return;
+      await store.setMany([
+        { key: 's:1', value: '{"old":1}' },
+        { key: 's:2', value: '{"moved":1}' },
+      ]);
+      const otherwise = { value: '~fresh' };
+      const results = await store.apply([
+        { type: 'swap', key: 's:1', expected: '{"old":1}', value: '{"new":1}', otherwise },
+        { type: 'swap', key: 's:2', expected: '{"old":2}', value: '{"new":2}', otherwise },
+        { type: 'swap', key: 's:3', expected: undefined, value: '{"new":3}', otherwise },
+        {
+          type: 'swap',
+          key: 's:1',
+          expected: undefined,
+          value: '{"never":1}',
+          otherwise: { value: '~again' },
+        },
+      ]);
+      assert.deepEqual(results, [true, false, true, false]);
+      assert.deepEqual(await store.getMany(['s:1', 's:2', 's:3']), ['~again', '~fresh', '{"new":3}']);
+    });
+
+    it('apply: set overwrites; results stay aligned over a large batch spread over many keys', async () => {
+      if (!store.apply) return;
+      const ops: StoreOp[] = [];
+      for (let i = 0; i < 300; i += 1) {
+        ops.push(
+          i % 3 === 0
+            ? { type: 'set', key: `b:${i}`, value: `~s${i}` }
+            : i % 3 === 1
+              ? { type: 'claim', key: `b:${i}`, value: `~c${i}` }
+              : { type: 'fill', key: `b:${i}`, expected: `~never${i}`, value: '{}' },
+        );
+      }
+      const results = await store.apply(ops);
+      assert.deepEqual(
+        results,
+        ops.map((op) => (op.type === 'set' ? true : op.type === 'claim' ? op.value : false)),
+      );
+      const values = await store.getMany(ops.map((op) => op.key));
+      assert.deepEqual(
+        values,
+        ops.map((op) => (op.type === 'fill' ? undefined : op.value)),
+      );
+    });
+
+    it('apply: ttls apply to what each op writes', async () => {
+      if (!store.apply) return;
+      await store.apply([
+        { type: 'claim', key: 'x:claim', value: '~c', ttl: 50 },
+        { type: 'set', key: 'x:set', value: '~s', ttl: 50 },
+        { type: 'set', key: 'x:kept', value: '~k' },
+      ]);
+      // Expiry is the behaviour under test: wait past it.
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      assert.deepEqual(await store.getMany(['x:claim', 'x:set', 'x:kept']), [undefined, undefined, '~k']);
+    });
+
+    it('bus: swaps and sets are announced, claims and fills are not; deleteByPrefix resets', async () => {
+      const bus = store.bus;
+      if (!store.apply || !bus) return;
+      const announced: string[] = [];
+      let resets = 0;
+      let notify: (() => void) | undefined;
+      const stop = bus.subscribe({
+        keys: (keys) => {
+          announced.push(...keys);
+          notify?.();
+        },
+        reset: () => {
+          resets += 1;
+          notify?.();
+        },
+      });
+      try {
+        await bus.ready();
+        assert.equal(bus.live, true);
+        const heard = (count: () => boolean) =>
+          new Promise<void>((resolve) => {
+            notify = () => {
+              if (count()) resolve();
+            };
+            notify();
+          });
+        await store.apply([
+          { type: 'claim', key: 'n:claim', value: '~c' },
+          { type: 'fill', key: 'n:claim', expected: '~c', value: '{}' },
+          { type: 'swap', key: 'n:swap', expected: undefined, value: '{}', otherwise: { value: '~o' } },
+          { type: 'set', key: 'n:set', value: '~s' },
+        ]);
+        await heard(() => announced.length >= 2);
+        assert.deepEqual([...announced].sort(), ['n:set', 'n:swap']);
+        if (store.deleteByPrefix) {
+          const before = resets;
+          await store.deleteByPrefix('n:');
+          await heard(() => resets > before);
+        }
+      } finally {
+        stop();
+      }
+    });
+
+    it('protocol: a fill that raced an invalidation is never served', async () => {
+      const world = createWorld(store);
+      // A reader misses and loads the old row, then pauses before filling; meanwhile the write
+      // commits and is refreshed.
+      const gate = world.pauseNextLoad();
+      const slow = world.cache.getInstances('Thing', [1]);
+      await gate.paused;
+      world.rows.set(1, 'new');
+      await world.cache.invalidate('Thing', [1]);
+      gate.release();
+      // The reader began before the write: it may answer with what it loaded …
+      assert.deepEqual(await slow, [{ id: 1, value: 'old' }]);
+      // … but what it loaded is never served afterwards.
+      assert.deepEqual(await world.cache.getInstances('Thing', [1]), [{ id: 1, value: 'new' }]);
+      assert.deepEqual(await world.cache.getInstances('Thing', [1]), [{ id: 1, value: 'new' }]);
+    });
+
+    it('protocol: losing what an invalidation left (eviction, expiry) costs a miss, never a stale record', async () => {
+      const world = createWorld(store);
+      const gate = world.pauseNextLoad();
+      const slow = world.cache.getInstances('Thing', [1]);
+      await gate.paused;
+      // The write commits and is refreshed while the reader is loading the old row; then every key
+      // of the cache is lost (an eviction, a flush) before the reader fills.
+      world.rows.set(1, 'new');
+      await world.cache.invalidate('Thing', [1]);
+      await store.deleteMany([world.cache.keyOf('Thing', 1), `${world.cache.keyOf('Thing', 1)}:g`]);
+      gate.release();
+      assert.deepEqual(await slow, [{ id: 1, value: 'old' }]);
+      assert.deepEqual(await world.cache.getInstances('Thing', [1]), [{ id: 1, value: 'new' }]);
+      assert.deepEqual(await world.cache.getInstances('Thing', [1]), [{ id: 1, value: 'new' }]);
+    });
+
+    it('protocol: a warm read is one round trip; with apply, of exactly one key per record', async () => {
+      const read: string[][] = [];
+      const counted = new Proxy(store, {
+        get(target, property, receiver) {
+          if (property === 'getMany') {
+            return (keys: readonly string[]) => {
+              read.push([...keys]);
+              return target.getMany(keys);
+            };
+          }
+          const value = Reflect.get(target, property, receiver);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const world = createWorld(counted);
+      await world.cache.getInstances('Thing', [1, 2, 3]);
+      read.length = 0;
+      const before = world.cache.stats.storeRoundTrips;
+      assert.equal((await world.cache.getInstances('Thing', [1, 2, 3])).length, 3);
+      assert.equal(world.cache.stats.storeRoundTrips - before, 1);
+      assert.equal(read.length, 1);
+      assert.equal(read[0]!.length, store.apply ? 3 : 6);
+    });
+  });
+}
+
+/** A tiny model over a Map, with a loader that can be paused, for the protocol tests. */
+function createWorld(store: CacheStore) {
+  const rows = new Map<number, string>([
+    [1, 'old'],
+    [2, 'two'],
+    [3, 'three'],
+  ]);
+  let pause: { arrived: () => void; gate: Promise<void> } | undefined;
+  const thing = defineModel('Thing', {
+    load: async (pks: readonly Pk[]) => {
+      const found = pks.flatMap((pk) =>
+        rows.has(pk as number) ? [{ id: pk as number, value: rows.get(pk as number)! }] : [],
+      );
+      if (pause) {
+        const { arrived, gate } = pause;
+        pause = undefined;
+        arrived();
+        await gate;
+      }
+      return found;
+    },
+    serialize: (row: { id: number; value: string }) => ({ id: row.id, value: row.value }),
+    invalidate: () => [],
+  });
+  const cache = new InstanceCache(
+    defineStrategy({ versions: ['v1'], models: [thing], namespace: 'conformance' }),
+    {
+      store,
+    },
+  );
+  return {
+    rows,
+    cache,
+    /** Pauses the next load after it has read the rows, until `release()`. */
+    pauseNextLoad() {
+      let release!: () => void;
+      let arrived!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const paused = new Promise<void>((resolve) => {
+        arrived = resolve;
+      });
+      pause = { arrived, gate };
+      return { paused, release };
+    },
+  };
+}
