@@ -33,7 +33,13 @@ export interface Pause {
   release(): void;
 }
 
-export function createPollDb() {
+/** Options of {@link createPollDb}. */
+export interface PollDbOptions {
+  /** `listFields` of Question in both versions (lets its root lists be cached). Default: none. */
+  questionListFields?: readonly string[] | 'all';
+}
+
+export function createPollDb(options: PollDbOptions = {}) {
   const questions = new Map<number, QuestionRow>();
   const choices = new Map<number, ChoiceRow>();
   const users = new Map<number, UserRow>();
@@ -133,6 +139,7 @@ export function createPollDb() {
   const question = defineModel<'Question', QuestionEntity, QuestionV1 | QuestionV2>('Question', {
     load: loadQuestions,
     invalidate: () => [],
+    ...(options.questionListFields ? { listFields: options.questionListFields as never } : {}),
     versions: {
       v1: {
         serialize: (q: QuestionEntity) => ({

@@ -35,10 +35,11 @@ let suiteCounter = 0;
  */
 export async function createTestRedisStore(
   label: string,
-  where: { cluster?: boolean } = {},
+  where: { cluster?: boolean; namespace?: string } = {},
 ): Promise<RedisStore & { cleanup(): Promise<void> }> {
   suiteCounter += 1;
-  const namespace = `test-${label}-${process.pid}-${suiteCounter}-${Date.now().toString(36)}`;
+  const namespace =
+    where.namespace ?? `test-${label}-${process.pid}-${suiteCounter}-${Date.now().toString(36)}`;
   const store = await createRedisStore(
     where.cluster ? { cluster: cluster.urls!, namespace } : { url: REDIS_URL, namespace },
   );
@@ -57,16 +58,26 @@ export async function commandCalls(store: RedisStore, command: string): Promise<
   return match ? Number(match[1]) : 0;
 }
 
+/** One command MONITOR saw for a namespace: its name and how many of the namespace's keys it named. */
+export interface MonitoredCommand {
+  readonly command: string;
+  readonly keys: number;
+}
+
 /**
  * Records the commands Redis receives for one namespace (through MONITOR on a connection of its
- * own), so a test can count real round trips even while other test files share the server.
+ * own), so a test can count real round trips and keys even while other test files share the
+ * server.
  */
 export async function monitorNamespace(store: RedisStore) {
   const client = store.client as RedisClient;
   const monitor = client.duplicate();
   monitor.on('error', () => {});
   await monitor.connect();
-  const commands: string[] = [];
+  const seen: MonitoredCommand[] = [];
+  const prefix = `"${store.namespace}::`;
+  let waiting: { mark: string; resolve: () => void } | undefined;
+  let marks = 0;
   // The promise MONITOR returns does not settle while monitoring; wait for the first line instead.
   let started!: () => void;
   const ready = new Promise<void>((resolve) => {
@@ -74,20 +85,37 @@ export async function monitorNamespace(store: RedisStore) {
   });
   void monitor.monitor((line: string) => {
     started();
-    if (line.includes(`"${store.namespace}::`)) {
-      const command = /"([A-Za-z]+)"/.exec(line)?.[1]?.toUpperCase();
-      if (command) commands.push(command);
+    if (waiting && line.includes(waiting.mark)) {
+      waiting.resolve();
+      return;
     }
+    // Commands a script runs are listed too, as `[0 lua]`: only what clients sent counts.
+    if (!line.includes(prefix) || line.includes(' lua]')) return;
+    const command = /"([A-Za-z]+)"/.exec(line)?.[1]?.toUpperCase();
+    // Keys are the namespace's quoted arguments; the announcement channel is not a key.
+    const keys = line.split(prefix).length - 1 - line.split(`${prefix}invalidations"`).length + 1;
+    if (command) seen.push({ command, keys });
   });
   await client.ping();
   await ready;
-  commands.length = 0;
+  seen.length = 0;
   return {
-    commands,
-    /** Waits until MONITOR has delivered what was sent so far (it is asynchronous). */
+    /** Command names, in order. */
+    get commands() {
+      return seen.map((entry) => entry.command);
+    },
+    /** Commands with their key counts, in order. */
+    seen,
+    /** Waits until MONITOR has delivered everything sent so far: a marker command comes back. */
     async settle() {
-      await client.ping();
-      await new Promise((resolve) => setTimeout(resolve, 30));
+      marks += 1;
+      const mark = `gci-monitor-settle-${process.pid}-${marks}`;
+      const back = new Promise<void>((resolve) => {
+        waiting = { mark, resolve };
+      });
+      await client.get(mark);
+      await back;
+      waiting = undefined;
     },
     async stop() {
       monitor.destroy();

@@ -1,5 +1,6 @@
 import Keyv from 'keyv';
 import { type CacheStore, createMemoryStore, keyvStore } from '../../src/index.js';
+import type { RedisStore } from '../../src/redis.js';
 import { createTestRedisStore, redisAvailable, redisClusterAvailable } from './redis.js';
 
 /** A store under test and how to clean it up. */
@@ -15,6 +16,12 @@ export interface StoreCase {
   /** Whether fills are checked at write time (one key per record on a warm read). */
   readonly checksAtWrite: boolean;
   create(label: string): Promise<TestStore>;
+  /**
+   * A second store on the same data (as another process would open it), for stores shared across
+   * processes; `undefined` for in-process stores, whose "second process" is a second cache on
+   * the same store object.
+   */
+  twin?(of: TestStore): Promise<TestStore>;
 }
 
 /**
@@ -52,6 +59,10 @@ export const storeCases: readonly StoreCase[] = [
       const store = await createTestRedisStore(label);
       return { store, cleanup: () => store.cleanup() };
     },
+    async twin(of) {
+      const store = await createTestRedisStore('twin', { namespace: (of.store as RedisStore).namespace });
+      return { store, cleanup: () => store.close() };
+    },
   },
   {
     name: 'redis cluster',
@@ -60,6 +71,13 @@ export const storeCases: readonly StoreCase[] = [
     async create(label) {
       const store = await createTestRedisStore(label, { cluster: true });
       return { store, cleanup: () => store.cleanup() };
+    },
+    async twin(of) {
+      const store = await createTestRedisStore('twin', {
+        cluster: true,
+        namespace: (of.store as RedisStore).namespace,
+      });
+      return { store, cleanup: () => store.close() };
     },
   },
 ];

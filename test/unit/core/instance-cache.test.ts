@@ -1,6 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { InstanceCache } from '../../../src/index.js';
+import {
+  createMemoryStore,
+  defineModel,
+  defineStrategy,
+  InstanceCache,
+  type Pk,
+} from '../../../src/index.js';
+import type { RedisClient } from '../../../src/redis.js';
 import { createPollDb, seedPoll } from '../../support/poll-fixture.js';
+import { createTestRedisStore, redisAvailable } from '../../support/redis.js';
 import { storeCases, type TestStore } from '../../support/stores.js';
 
 // drf-cached-instances' BaseCache behaviours, on every store.
@@ -376,3 +384,64 @@ for (const storeCase of storeCases) {
     });
   });
 }
+
+describe('InstanceCache switches and expiry', () => {
+  it('enabled: false reads through to load every time and update does nothing', async () => {
+    const { db, strategy } = createPollDb();
+    seedPoll(db);
+    const store = createMemoryStore();
+    const cache = new InstanceCache(strategy, { store, enabled: false });
+    expect((await cache.getInstances('Question', [1]))[0]).toMatchObject({ text: 'Best color?' });
+    expect((await cache.getInstances('Question', [1]))[0]).toMatchObject({ text: 'Best color?' });
+    expect(db.loadsOf('Question')).toHaveLength(2);
+    expect(await cache.update([{ model: 'Question', pk: 1 }])).toEqual({
+      refreshed: 0,
+      deleted: 0,
+      unchanged: 0,
+      skipped: 0,
+      levels: 0,
+    });
+    expect(cache.stats.storeRoundTrips).toBe(0);
+    expect(await store.getMany([cache.keyOf('Question', 1)])).toEqual([undefined]);
+  });
+
+  it('an invalidator may name app-level keys: the cascade deletes them', async () => {
+    const { db } = createPollDb();
+    seedPoll(db);
+    const counted = defineModel('Question', {
+      load: async (pks: readonly Pk[]) =>
+        pks.map((pk) => ({ id: pk as number, text: db.questions.get(pk as number)!.text })),
+      serialize: (q: { id: number; text: string }) => ({ id: q.id, text: q.text }),
+      invalidate: () => [{ key: 'app:question-count' }],
+    });
+    const store = createMemoryStore();
+    const cache = new InstanceCache(defineStrategy({ versions: ['v1'], models: [counted] }), { store });
+    await store.setMany([{ key: 'app:question-count', value: '2' }]);
+    await cache.getInstances('Question', [1]);
+    db.questions.get(1)!.text = 'changed';
+    await cache.update([{ model: 'Question', pk: 1 }]);
+    expect(await store.getMany(['app:question-count'])).toEqual([undefined]);
+  });
+
+  it.runIf(redisAvailable)(
+    'not-found entries expire after 5 minutes by default, markers after 24 hours',
+    async () => {
+      const { db, strategy } = createPollDb();
+      seedPoll(db);
+      const store = await createTestRedisStore('ttl');
+      try {
+        const cache = new InstanceCache(strategy, { store });
+        await cache.getInstances('Question', [1, 404]);
+        await cache.deleteAllVersions('Question', 1);
+        const client = store.client as RedisClient;
+        const ttl = (pk: number) => client.pTTL(`${store.namespace}::${cache.keyOf('Question', pk)}`);
+        expect(await ttl(404)).toBeGreaterThan(299_000);
+        expect(await ttl(404)).toBeLessThanOrEqual(300_000);
+        expect(await ttl(1)).toBeGreaterThan(86_399_000); // a marker
+        expect(await ttl(1)).toBeLessThanOrEqual(86_400_000);
+      } finally {
+        await store.cleanup();
+      }
+    },
+  );
+});

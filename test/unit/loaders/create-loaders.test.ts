@@ -1,5 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createLoaders, createStats, InstanceCache } from '../../../src/index.js';
+import {
+  createLoaders,
+  createStats,
+  defineModel,
+  defineStrategy,
+  InstanceCache,
+  type Pk,
+} from '../../../src/index.js';
 import { readRecords } from '../../../src/loaders/request-batcher.js';
 import { createPollDb, seedPoll } from '../../support/poll-fixture.js';
 import { createTestRedisStore, monitorNamespace, redisAvailable } from '../../support/redis.js';
@@ -206,16 +213,65 @@ describe.runIf(redisAvailable)('createLoaders on Redis, counted with MONITOR', (
     await store.cleanup();
   });
 
-  it('a warm level is exactly one MGET on the wire', async () => {
+  it('a warm level is exactly one MGET on the wire, of exactly one key per record', async () => {
     const cache = new InstanceCache(strategy, { store });
     await nested(createLoaders(cache) as never);
     const monitor = await monitorNamespace(store);
     try {
       await nested(createLoaders(cache) as never);
       await monitor.settle();
-      expect(monitor.commands).toEqual(['MGET', 'MGET', 'MGET']);
+      // 2 questions, 3 choices, 3 users.
+      expect(monitor.seen).toEqual([
+        { command: 'MGET', keys: 2 },
+        { command: 'MGET', keys: 3 },
+        { command: 'MGET', keys: 3 },
+      ]);
     } finally {
       await monitor.stop();
     }
+  });
+
+  it('a cold level is one MGET, one claim and one fill (scripts), a write cascade one MGET and one script', async () => {
+    const cache = new InstanceCache(strategy, { store });
+    const monitor = await monitorNamespace(store);
+    try {
+      await cache.getInstances('Choice', [1, 2]);
+      await monitor.settle();
+      expect(monitor.seen).toEqual([
+        { command: 'MGET', keys: 2 },
+        { command: 'EVALSHA', keys: 2 },
+        { command: 'EVALSHA', keys: 2 },
+      ]);
+      monitor.seen.length = 0;
+      db.choices.get(1)!.text = 'Crimson';
+      await cache.update([{ model: 'Choice', pk: 1 }], { updateOnly: true });
+      await monitor.settle();
+      // Choice 1 in v1 (cached) and v2 (not): one read, one swap of the changed v1 record; the
+      // question and voters it names are cached in neither version (updateOnly): one read of
+      // their 6 keys, nothing written.
+      expect(monitor.seen).toEqual([
+        { command: 'MGET', keys: 2 },
+        { command: 'EVALSHA', keys: 1 },
+        { command: 'MGET', keys: 6 },
+      ]);
+    } finally {
+      await monitor.stop();
+    }
+  });
+});
+
+describe('createLoaders and invalid ids', () => {
+  it('an invalid id never shares a memo slot with a valid pk of a string-pk model', async () => {
+    const tag = defineModel('Tag', {
+      pk: 'string',
+      load: async (pks: readonly Pk[]) => pks.map((pk) => ({ id: pk as string })),
+      serialize: (t: { id: string }) => ({ id: t.id }),
+      invalidate: () => [],
+    });
+    const loaders = createLoaders(new InstanceCache(defineStrategy({ versions: ['v1'], models: [tag] })));
+    await expect(loaders.Tag.load(5 as never)).rejects.toMatchObject({ code: 'E_INVALID_PK' });
+    // Before the fix the invalid number 5 was memoized under the string 'invalid number 5'.
+    expect(await loaders.Tag.load('invalid number 5')).toEqual({ id: 'invalid number 5' });
+    await expect(loaders.Tag.load(5 as never)).rejects.toMatchObject({ code: 'E_INVALID_PK' });
   });
 });
