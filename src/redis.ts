@@ -145,7 +145,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
   const bus =
     options.announce === false
       ? undefined
-      : new RedisBus(channel, () => subscriberFor(client, cluster, options.url) as SubscriberClient);
+      : new RedisBus(channel, () => subscriberFor(client, cluster) as SubscriberClient);
 
   async function applyOn(
     node: ScriptRunner,
@@ -255,16 +255,32 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
   };
 }
 
+/** How often the bus connection pings, and how long it may stay silent before it is dropped. */
+const BUS_PING_INTERVAL = 1000;
+const BUS_SILENCE_LIMIT = 3000;
+
 /**
  * The bus's own connection: a duplicate of a single client, or, on a cluster, a plain client to
- * one master (a PUBLISH on any node reaches subscribers on every node). It pings, so a dead
- * connection is noticed and L1 stops serving until it is back.
+ * one master (a PUBLISH on any node reaches subscribers on every node). It pings every second and
+ * is dropped after 3 s without an answer, so even a connection that died silently is noticed
+ * within about 3 s; L1 stops serving until it is back, then starts empty.
  */
-function subscriberFor(client: RedisClient | RedisCluster, cluster: RedisCluster | undefined, url?: string) {
-  if (!cluster) return (client as RedisClient).duplicate({ pingInterval: 1000, disableOfflineQueue: true });
-  const master = cluster.masters[0];
-  const base = url ?? (master ? `redis://${master.host}:${master.port}` : undefined);
-  return createClient({ url: base, pingInterval: 1000, disableOfflineQueue: true });
+function subscriberFor(client: RedisClient | RedisCluster, cluster: RedisCluster | undefined) {
+  const options = {
+    pingInterval: BUS_PING_INTERVAL,
+    disableOfflineQueue: true,
+    socket: { socketTimeout: BUS_SILENCE_LIMIT },
+  };
+  if (!cluster) {
+    // duplicate() keeps every connection option (auth, TLS, database); `socket` is replaced whole.
+    const socket = (client as RedisClient).options?.socket;
+    return (client as RedisClient).duplicate({
+      ...options,
+      socket: { ...socket, socketTimeout: BUS_SILENCE_LIMIT },
+    });
+  }
+  const master = cluster.masters[0]!;
+  return createClient({ ...options, url: `redis://${master.host}:${master.port}` });
 }
 
 export type { CacheStore } from './core/store.js';

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 /**
  * What the store holds, in both protocols (see `protocol.ts`):
  *
- * - A **record**: the encoded record's JSON (`{…}`), or `null` for "no such instance".
+ * - A **record**: its model version's tag (`#` + 8 hex, see `ResolvedVersion.recordTag`) and the
+ *   encoded record's JSON (`{…}`), or `null` for "no such instance".
  * - A **marker** (`~` + a generation): "invalidated; whoever fills next must have read exactly
  *   this". Checked-at-write stores keep it in the record's own key; checked-at-read stores keep
  *   the generation in a separate entry at `{record key}:g` and stamp records with it
@@ -14,8 +15,11 @@ export const GENERATION_SUFFIX = ':g';
 /** The encoded form of "no such instance" (negative caching). */
 export const NOT_FOUND = 'null';
 
-/** The first character of a marker. JSON records start with `{` or `n`. */
+/** The first character of a marker. */
 export const MARKER_PREFIX = '~';
+
+/** The first character of a stored record (its tag). */
+export const RECORD_PREFIX = '#';
 
 // Generations must be unique across processes and restarts: a stamp equal to an older generation
 // would let a fill that raced a write be served. 9 random bytes per process plus a counter gives
@@ -34,9 +38,19 @@ export function newMarker(): string {
   return MARKER_PREFIX + newGeneration();
 }
 
-/** True for a stored record (a JSON object, or `null` for "not found"); false for markers and junk. */
+/** True for a stored record (of any definition); false for markers and junk. */
 export function isRecordText(value: string): boolean {
-  return value.charCodeAt(0) === 123 /* { */ || value === NOT_FOUND;
+  return value.charCodeAt(0) === 35 /* # */;
+}
+
+/** The stored text of a record's JSON (`null` for "not found") under a model version's tag. */
+export function tagRecord(tag: string, json: string): string {
+  return tag + json;
+}
+
+/** The JSON of a stored record written under `tag`; `undefined` when another definition wrote it. */
+export function untagRecord(tag: string, text: string): string | undefined {
+  return text.startsWith(tag) ? text.slice(tag.length) : undefined;
 }
 
 /** `{stamp}\n{json}`: a record stamped with the generation its reader saw (checked at read). */

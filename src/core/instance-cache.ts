@@ -10,7 +10,7 @@ import {
 } from '../errors.js';
 import type { Ref, ResolvedVersion, Strategy } from '../strategy/define.js';
 import { encodePk, normalizePk, type Pk } from '../strategy/pk.js';
-import { NOT_FOUND } from './entry.js';
+import { NOT_FOUND, tagRecord, untagRecord } from './entry.js';
 import { type L1Options, L1Tier, type L1Token } from './l1.js';
 import { createProtocol, type ReadResult, type StoreProtocol } from './protocol.js';
 import {
@@ -386,7 +386,9 @@ export class InstanceCache<
     if (!this.#enabled) return load();
     const ttl = getValidTtl(options.ttl, 'ttl');
     const generationKey = listGenerationKey(version);
-    const entryKey = `${version.keyPrefix}~list:${listEntryId(name, key)}`;
+    // Entries are per definition (the query behind a list may change with a deploy); the
+    // generation that invalidates them is shared by all.
+    const entryKey = `${version.keyPrefix}~list:${version.recordTag.slice(1)}:${listEntryId(name, key)}`;
     const l1 = this.#l1;
     const held = l1?.getList(entryKey);
     if (held !== undefined) {
@@ -677,16 +679,22 @@ export class InstanceCache<
     return filled.size === 0 ? misses : misses.filter((miss) => !filled.has(miss));
   }
 
-  /** Decodes a record read from the store into `results` (and L1); false when it does not decode (corrupt). */
+  /**
+   * Decodes a record read from the store into `results` (and L1). False for a miss: a record
+   * another definition of the model wrote (another deploy or build; the fill overwrites it), or
+   * one that does not decode (corrupt).
+   */
   #accept(
     version: ResolvedVersion,
     results: Map<Pk, object | null>,
     pk: Pk,
     key: string,
-    json: string,
+    text: string,
     token: L1Token | undefined,
     stats: CacheStats | undefined,
   ): boolean {
+    const json = untagRecord(version.recordTag, text);
+    if (json === undefined) return false;
     if (!this.#decodeInto(results, version, pk, json)) {
       // A corrupt entry (not written by this library, or by an incompatible codec) is a miss:
       // the fill overwrites it.
@@ -748,7 +756,14 @@ export class InstanceCache<
     const fillable = misses.flatMap((miss, i) =>
       miss.stamp === null
         ? []
-        : [{ key: miss.key, stamp: miss.stamp, json: jsons[i]!, ttl: this.#ttlFor(jsons[i]!) }],
+        : [
+            {
+              key: miss.key,
+              stamp: miss.stamp,
+              json: tagRecord(version.recordTag, jsons[i]!),
+              ttl: this.#ttlFor(jsons[i]!),
+            },
+          ],
     );
     let landed: boolean[] = [];
     if (fillable.length > 0) {

@@ -64,7 +64,7 @@ export interface Fill {
 
 /** What a refresh read before loading. */
 export interface RefreshStart {
-  /** The valid record JSON per key, for change detection and the invalidator; `undefined` for a miss. */
+  /** The valid stored record per key (tag and JSON), for change detection and the invalidator; `undefined` for a miss. */
   readonly current: readonly (string | undefined)[];
   /** What the refresh writes against, per key. */
   readonly stamps: readonly (string | undefined)[];

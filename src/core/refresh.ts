@@ -1,6 +1,6 @@
 import type { AppKeyRef, Ref, ResolvedVersion } from '../strategy/define.js';
 import { normalizePk, type Pk } from '../strategy/pk.js';
-import { NOT_FOUND } from './entry.js';
+import { NOT_FOUND, tagRecord, untagRecord } from './entry.js';
 import type { RefreshWrite, StoreProtocol } from './protocol.js';
 import type { CacheStats } from './stats.js';
 
@@ -109,7 +109,9 @@ export async function refreshLevel(
   try {
     const start = await ctx.protocol.beginRefresh(keys);
     slots.forEach((slot, i) => {
-      slot.current = start.current[i];
+      const current = start.current[i];
+      // A record another definition of the model wrote is no previous state of this one.
+      slot.current = current === undefined ? undefined : untagRecord(slot.version.recordTag, current);
       slot.stamp = start.stamps[i];
     });
   } catch (error) {
@@ -173,7 +175,13 @@ export async function refreshLevel(
       if (!changed) counts.unchanged += 1;
       else if (json === NOT_FOUND && slot.current !== undefined) counts.deleted += 1;
       else counts.refreshed += 1;
-      writes.push({ key: slot.key, stamp: slot.stamp, json, changed, ttl: ctx.ttlFor(json) });
+      writes.push({
+        key: slot.key,
+        stamp: slot.stamp,
+        json: tagRecord(slot.version.recordTag, json),
+        changed,
+        ttl: ctx.ttlFor(json),
+      });
       if (changed && listsChanged(slot.version, slot.current, json))
         lists.add(listGenerationKey(slot.version));
     }

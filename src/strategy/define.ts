@@ -137,8 +137,16 @@ export interface ResolvedVersion {
   readonly listFields: readonly string[] | 'all' | null;
   readonly pkOf: (entity: unknown) => Pk;
   readonly codec: RecordCodec<object>;
-  /** `{namespace}:{version}.{hash}:{Model}:` — the key of a pk is this plus the encoded pk. */
+  /** `{namespace}:{version}:{Model}:` — the key of a pk is this plus the encoded pk. */
   readonly keyPrefix: string;
+  /**
+   * `#` and 8 hex characters of SHA-256 over this model version's definition (name, pk type,
+   * serializer and loader source, codecs, list fields) and the strategy's `revision`. Every stored
+   * record starts with it: a record written by another definition (another deploy, another build)
+   * reads as a miss and is overwritten, while every definition shares the keys, so an
+   * invalidation by any process reaches every process.
+   */
+  readonly recordTag: string;
 }
 
 /** A model across versions, resolved. */
@@ -176,7 +184,7 @@ export interface Strategy<Records extends object = Record<string, object>> {
   resolve(model: string, version: string): ResolvedVersion;
   /** Throws an {@link UnknownVersionError} unless `version` is one of `versions`. */
   checkVersion(version: string): string;
-  /** The `{namespace}:{version}.{hash}:` prefix shared by every key of a version. */
+  /** The `{namespace}:{version}:` prefix shared by every key of a version. */
   versionPrefix(version: string): string;
   /** Phantom: the record types, for typed loaders. Always undefined at run time. */
   readonly __records?: Records;
@@ -226,7 +234,7 @@ export function defineStrategy<const Models extends readonly AnyModelDefinition[
     invalid('`models` must be a non-empty array of defineModel(...) definitions');
   }
 
-  type Draft = Omit<ResolvedVersion, 'keyPrefix'> & { fingerprint: string };
+  type Draft = Omit<ResolvedVersion, 'keyPrefix' | 'recordTag'> & { fingerprint: string };
   const drafts = new Map<string, Map<string, Draft>>();
   const pkTypes = new Map<string, PkType>();
   for (const definition of options.models as readonly ModelDefinition<string, unknown, object>[]) {
@@ -337,19 +345,19 @@ export function defineStrategy<const Models extends readonly AnyModelDefinition[
     drafts.set(name, resolved);
   }
 
-  // The hash of a version covers every model's definition in it, so a deploy that changes any
-  // representation of that version reads none of the old records; other versions keep theirs.
-  const prefixes = new Map<string, string>();
-  for (const version of versions) {
-    const hash = createHash('sha256').update(options.revision ?? '');
-    for (const [, resolved] of drafts) hash.update(resolved.get(version)?.fingerprint ?? '-');
-    prefixes.set(version, `${namespace}:${version}.${hash.digest('hex').slice(0, 8)}:`);
-  }
+  // Keys carry the version but not the definition: every deploy and build of the application
+  // shares them, so an invalidation made by any process reaches all. The definition's hash goes
+  // into each record instead (recordTag), so a record another definition wrote reads as a miss.
+  const prefixes = new Map(versions.map((version) => [version, `${namespace}:${version}:`]));
   const models = new Map<string, ResolvedModel>();
   for (const [name, resolved] of drafts) {
     const out = new Map<string, ResolvedVersion>();
-    for (const [version, { fingerprint: _, ...draft }] of resolved) {
-      out.set(version, { ...draft, keyPrefix: `${prefixes.get(version)}${name}:` });
+    for (const [version, { fingerprint, ...draft }] of resolved) {
+      const hash = createHash('sha256')
+        .update(`${options.revision ?? ''}\n${fingerprint}`)
+        .digest('hex')
+        .slice(0, 8);
+      out.set(version, { ...draft, keyPrefix: `${prefixes.get(version)}${name}:`, recordTag: `#${hash}` });
     }
     models.set(name, { name, pkType: pkTypes.get(name)!, versions: out });
   }

@@ -15,6 +15,16 @@ export const redisAvailable = await gate('Redis', REDIS_URL, async () => {
   await client.quit();
 });
 
+/** Whether this machine can start redis-server processes of a test's own (outage, restore, multi-process suites). */
+export const ownRedisAvailable = await gate(
+  'redis-server',
+  "this machine (a server of the test's own)",
+  async () => {
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('redis-server', ['--version'], { stdio: 'ignore' });
+  },
+);
+
 /** The test run's own Redis Cluster (see global-setup.ts), or `null`. */
 const cluster = inject('redisCluster');
 

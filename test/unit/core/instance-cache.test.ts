@@ -304,8 +304,9 @@ for (const storeCase of storeCases) {
       const key = cache.keyOf('Question', 1);
       // Corrupt JSON in the protocol's own format (stamped with the current generation when checked at read).
       const [generation] = await handle.store.getMany([`${key}:g`]);
+      const tag = cache.strategy.resolve('Question', 'v1').recordTag;
       await handle.store.setMany([
-        { key, value: storeCase.checksAtWrite ? '{not json' : `${generation}\n{not json` },
+        { key, value: storeCase.checksAtWrite ? `${tag}{not json` : `${generation}\n${tag}{not json` },
       ]);
       expect((await cache.getInstances('Question', [1]))[0]).toMatchObject({ id: 1 });
       expect(cache.stats.corrupt).toBe(1);
@@ -315,6 +316,34 @@ for (const storeCase of storeCases) {
       const loads = db.loadsOf('Question').length;
       expect((await cache.getInstances('Question', [1]))[0]).toMatchObject({ id: 1 });
       expect(db.loadsOf('Question')).toHaveLength(loads);
+    });
+
+    it('another definition of a model (a rolling deploy) shares the keys: its records are misses, its invalidations reach us', async () => {
+      // The "new deploy" serializes Question differently; both run against one store.
+      const poll = createPollDb();
+      seedPoll(poll.db);
+      const next = defineModel('Question', {
+        load: async (pks: readonly Pk[]) =>
+          pks.flatMap((pk) => (db.questions.has(pk as number) ? [db.questions.get(pk as number)!] : [])),
+        serialize: (q: { id: number; text: string }) => ({ id: q.id, title: q.text.toUpperCase() }),
+        invalidate: () => [],
+      });
+      const deployed = new InstanceCache(defineStrategy({ versions: ['v1', 'v2'], models: [next] }), {
+        store: handle.store,
+      });
+      expect(deployed.keyOf('Question', 1)).toBe(cache.keyOf('Question', 1));
+      await cache.getInstances('Question', [1]);
+      // The new definition does not read the old record: a miss, loaded, and the key is its now.
+      expect(await deployed.getInstances('Question', [1])).toEqual([{ id: 1, title: 'BEST COLOR?' }]);
+      expect(deployed.stats).toMatchObject({ hits: 0, misses: 1 });
+      // The old one reads its own record again after a miss…
+      expect((await cache.getInstances('Question', [1]))[0]).toMatchObject({ text: 'Best color?' });
+      // …and a write refreshed by the NEW definition still reaches the old one's reads.
+      db.questions.get(1)!.text = 'Changed during the deploy';
+      await deployed.update([{ model: 'Question', pk: 1 }]);
+      expect((await cache.getInstances('Question', [1]))[0]).toMatchObject({
+        text: 'Changed during the deploy',
+      });
     });
 
     it('emits one event per batch with counts: miss, fill, hit, invalidate, staleRejected', async () => {

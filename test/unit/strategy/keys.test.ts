@@ -17,9 +17,9 @@ describe('keys', () => {
   });
   const cache = new InstanceCache(strategy);
 
-  it('have the form {namespace}:{version}.{hash}:{Model}:{pk}', () => {
-    expect(cache.keyOf('Question', 42)).toMatch(/^gci:v1\.[0-9a-f]{8}:Question:42$/);
-    expect(cache.keyOf('Slug', 'hello', 'v2')).toMatch(/^gci:v2\.[0-9a-f]{8}:Slug:shello$/);
+  it('have the form {namespace}:{version}:{Model}:{pk}', () => {
+    expect(cache.keyOf('Question', 42)).toBe('gci:v1:Question:42');
+    expect(cache.keyOf('Slug', 'hello', 'v2')).toBe('gci:v2:Slug:shello');
   });
 
   it('numeric strings and numbers are one pk for a numeric model', () => {
@@ -62,7 +62,7 @@ describe('keys', () => {
     }
   });
 
-  it('change with the definition: a different serializer means a different prefix', () => {
+  it('record tags change with the definition: a different serializer, a different revision', () => {
     const other = defineStrategy({
       versions: ['v1', 'v2'],
       models: [
@@ -74,14 +74,22 @@ describe('keys', () => {
         model('Slug', 'string'),
       ],
     });
-    expect(new InstanceCache(other).keyOf('Question', 1)).not.toBe(cache.keyOf('Question', 1));
-    expect(strategy.versionPrefix('v1')).not.toBe(strategy.versionPrefix('v2'));
+    const tag = (s: { resolve(model: string, version: string): { recordTag: string } }, name: string) =>
+      s.resolve(name, 'v1').recordTag;
+    expect(tag(strategy, 'Question')).toMatch(/^#[0-9a-f]{8}$/);
+    expect(tag(other, 'Question')).not.toBe(tag(strategy, 'Question'));
+    // The keys stay the same, so invalidations reach records of every definition.
+    expect(new InstanceCache(other).keyOf('Question', 1)).toBe(cache.keyOf('Question', 1));
+    // Only the changed model's records change tag.
+    expect(tag(other, 'Slug')).toBe(tag(strategy, 'Slug'));
+    expect(strategy.versionPrefix('v1')).toBe('gci:v1:');
     const revised = defineStrategy({
       versions: ['v1', 'v2'],
       revision: '2',
       models: [model('Question', 'number'), model('Slug', 'string')],
     });
-    expect(revised.versionPrefix('v1')).not.toBe(strategy.versionPrefix('v1'));
+    expect(tag(revised, 'Question')).not.toBe(tag(strategy, 'Question'));
+    expect(tag(revised, 'Slug')).not.toBe(tag(strategy, 'Slug'));
   });
 
   it('a version is untouched when only another version changes', () => {
@@ -94,7 +102,9 @@ describe('keys', () => {
       },
     });
     const changed = defineStrategy({ versions: ['v1', 'v2'], models: [v2Only, model('Slug', 'string')] });
-    expect(changed.versionPrefix('v1')).toBe(strategy.versionPrefix('v1'));
-    expect(changed.versionPrefix('v2')).not.toBe(strategy.versionPrefix('v2'));
+    expect(changed.resolve('Question', 'v1').recordTag).toBe(strategy.resolve('Question', 'v1').recordTag);
+    expect(changed.resolve('Question', 'v2').recordTag).not.toBe(
+      strategy.resolve('Question', 'v2').recordTag,
+    );
   });
 });
