@@ -15,7 +15,7 @@ import calculateSlot from 'cluster-key-slot';
 import type { CacheStore, StoreOp, StoreOpResult } from './core/store.js';
 import { InvalidOptionError, StoreError } from './errors.js';
 import { RedisBus, type SubscriberClient } from './redis/bus.js';
-import { applyArguments, applyResults, runApply, type ScriptRunner } from './redis/scripts.js';
+import { announcedKeys, applyArguments, applyResults, runApply, type ScriptRunner } from './redis/scripts.js';
 
 /** A node-redis client as created by `createClient` (re-exported by `@keyv/redis`). */
 export type RedisClient = RedisClientType;
@@ -152,9 +152,7 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
     stream: string,
     ops: readonly StoreOp[],
   ): Promise<StoreOpResult[]> {
-    const changed = bus
-      ? ops.filter((op) => op.type === 'swap' || op.type === 'set').map((op) => op.key)
-      : [];
+    const changed = bus ? announcedKeys(ops) : [];
     const message = changed.length > 0 ? bus!.message(stream, changed) : '';
     const reply = await runApply(
       node,

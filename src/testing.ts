@@ -138,27 +138,35 @@ export function describeStoreConformance(runner: ConformanceRunner, options: Con
       assert.deepEqual(await store.getMany(['f:1', 'f:2', 'f:absent']), ['{"v":1}', '~g2', undefined]);
     });
 
-    it('apply: swap writes its value on a match (undefined = absent) and `otherwise` on a mismatch', async () => {
+    it('apply: mark gives a record a token (keeping its data and TTL), anything else a marker', async () => {
       if (!store.apply) return;
       await store.setMany([
-        { key: 's:1', value: '{"old":1}' },
-        { key: 's:2', value: '{"moved":1}' },
+        { key: 'm:record', value: '#abcdef01{"id":1}', ttl: 60_000 },
+        { key: 'm:again', value: '#abcdef01@old\n{"id":2}' },
+        { key: 'm:marker', value: '~old' },
       ]);
-      const otherwise = { value: '~fresh' };
+      const mark = (key: string, ifAbsent: boolean): StoreOp => ({
+        type: 'mark',
+        key,
+        token: 't1',
+        marker: `~new-${key}`,
+        ifAbsent,
+      });
       const results = await store.apply([
-        { type: 'swap', key: 's:1', expected: '{"old":1}', value: '{"new":1}', otherwise },
-        { type: 'swap', key: 's:2', expected: '{"old":2}', value: '{"new":2}', otherwise },
-        { type: 'swap', key: 's:3', expected: undefined, value: '{"new":3}', otherwise },
-        {
-          type: 'swap',
-          key: 's:1',
-          expected: undefined,
-          value: '{"never":1}',
-          otherwise: { value: '~again' },
-        },
+        mark('m:record', false),
+        mark('m:again', false),
+        mark('m:marker', false),
+        mark('m:absent', false),
+        mark('m:claimed', true),
       ]);
-      assert.deepEqual(results, [true, false, true, false]);
-      assert.deepEqual(await store.getMany(['s:1', 's:2', 's:3']), ['~again', '~fresh', '{"new":3}']);
+      assert.deepEqual(results, ['#abcdef01{"id":1}', '#abcdef01@old\n{"id":2}', '~old', '', '']);
+      assert.deepEqual(await store.getMany(['m:record', 'm:again', 'm:marker', 'm:absent', 'm:claimed']), [
+        '#abcdef01@t1\n{"id":1}',
+        '#abcdef01@t1\n{"id":2}',
+        '~new-m:marker',
+        undefined,
+        '~new-m:claimed',
+      ]);
     });
 
     it('apply: set overwrites; results stay aligned over a large batch spread over many keys', async () => {
@@ -170,7 +178,7 @@ export function describeStoreConformance(runner: ConformanceRunner, options: Con
             ? { type: 'set', key: `b:${i}`, value: `~s${i}` }
             : i % 3 === 1
               ? { type: 'claim', key: `b:${i}`, value: `~c${i}` }
-              : { type: 'fill', key: `b:${i}`, expected: `~never${i}`, value: '{}' },
+              : { type: 'fill', key: `b:${i}`, expected: `~never${i}`, value: '#00000000{}' },
         );
       }
       const results = await store.apply(ops);
@@ -181,23 +189,30 @@ export function describeStoreConformance(runner: ConformanceRunner, options: Con
       const values = await store.getMany(ops.map((op) => op.key));
       assert.deepEqual(
         values,
-        ops.map((op) => (op.type === 'fill' ? undefined : op.value)),
+        ops.map((op) => (op.type === 'set' || op.type === 'claim' ? op.value : undefined)),
       );
     });
 
-    it('apply: ttls apply to what each op writes', async () => {
+    it("apply: ttls apply to what each op writes, and a token keeps a record's TTL", async () => {
       if (!store.apply) return;
+      await store.setMany([{ key: 'x:record', value: '#abcdef01{}', ttl: 50 }]);
       await store.apply([
         { type: 'claim', key: 'x:claim', value: '~c', ttl: 50 },
         { type: 'set', key: 'x:set', value: '~s', ttl: 50 },
         { type: 'set', key: 'x:kept', value: '~k' },
+        { type: 'mark', key: 'x:record', token: 't', marker: '~m', ifAbsent: false },
       ]);
       // Expiry is the behaviour under test: wait past it.
       await new Promise((resolve) => setTimeout(resolve, 120));
-      assert.deepEqual(await store.getMany(['x:claim', 'x:set', 'x:kept']), [undefined, undefined, '~k']);
+      assert.deepEqual(await store.getMany(['x:claim', 'x:set', 'x:kept', 'x:record']), [
+        undefined,
+        undefined,
+        '~k',
+        undefined,
+      ]);
     });
 
-    it('bus: swaps and sets are announced, claims and fills are not; deleteByPrefix resets', async () => {
+    it('bus: marks, sets and announced fills are announced, claims and plain fills are not; deleteByPrefix resets', async () => {
       const bus = store.bus;
       if (!store.apply || !bus) return;
       const announced: string[] = [];
@@ -225,12 +240,14 @@ export function describeStoreConformance(runner: ConformanceRunner, options: Con
           });
         await store.apply([
           { type: 'claim', key: 'n:claim', value: '~c' },
-          { type: 'fill', key: 'n:claim', expected: '~c', value: '{}' },
-          { type: 'swap', key: 'n:swap', expected: undefined, value: '{}', otherwise: { value: '~o' } },
+          { type: 'fill', key: 'n:claim', expected: '~c', value: '#00000000{}' },
+          { type: 'claim', key: 'n:fill', value: '~f' },
+          { type: 'fill', key: 'n:fill', expected: '~f', value: '#00000000{}', announce: true },
+          { type: 'mark', key: 'n:mark', token: 't', marker: '~m', ifAbsent: true },
           { type: 'set', key: 'n:set', value: '~s' },
         ]);
-        await heard(() => announced.length >= 2);
-        assert.deepEqual([...announced].sort(), ['n:set', 'n:swap']);
+        await heard(() => announced.length >= 3);
+        assert.deepEqual([...announced].sort(), ['n:fill', 'n:mark', 'n:set']);
         if (store.deleteByPrefix) {
           const before = resets;
           await store.deleteByPrefix('n:');
@@ -256,6 +273,23 @@ export function describeStoreConformance(runner: ConformanceRunner, options: Con
       // … but what it loaded is never served afterwards.
       assert.deepEqual(await world.cache.getInstances('Thing', [1]), [{ id: 1, value: 'new' }]);
       assert.deepEqual(await world.cache.getInstances('Thing', [1]), [{ id: 1, value: 'new' }]);
+    });
+
+    it('protocol: of two refreshes of one key, a slow one that loaded before a later commit never writes', async () => {
+      const world = createWorld(store);
+      await world.cache.getInstances('Thing', [1]); // cached: 'old'
+      // Write 1 commits; its refresh loads 'first' and stalls before writing.
+      world.rows.set(1, 'first');
+      const gate = world.pauseNextLoad();
+      const slow = world.cache.invalidate('Thing', [1]);
+      await gate.paused;
+      // Write 2 restores 'old'; its refresh finds the record unchanged and writes nothing.
+      world.rows.set(1, 'old');
+      await world.cache.invalidate('Thing', [1]);
+      gate.release();
+      await slow;
+      // The slow refresh's 'first' (older than write 2) must not have landed.
+      assert.deepEqual(await world.cache.getInstances('Thing', [1]), [{ id: 1, value: 'old' }]);
     });
 
     it('protocol: losing what an invalidation left (eviction, expiry) costs a miss, never a stale record', async () => {

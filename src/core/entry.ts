@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 /**
  * What the store holds, in both protocols (see `protocol.ts`):
  *
- * - A **record**: its model version's tag (`#` + 8 hex, see `ResolvedVersion.recordTag`) and the
- *   encoded record's JSON (`{…}`), or `null` for "no such instance".
+ * - A **record**: its model version's tag (`#` + 8 hex, see `ResolvedVersion.recordTag`), while a
+ *   refresh is under way the refresh's token (`@token` and a newline), and the encoded record's
+ *   JSON (`{…}`), or `null` for "no such instance".
  * - A **marker** (`~` + a generation): "invalidated; whoever fills next must have read exactly
  *   this". Checked-at-write stores keep it in the record's own key; checked-at-read stores keep
  *   the generation in a separate entry at `{record key}:g` and stamp records with it
@@ -43,14 +44,37 @@ export function isRecordText(value: string): boolean {
   return value.charCodeAt(0) === 35 /* # */;
 }
 
+/** Length of a record tag: `#` and 8 hex characters (see `ResolvedVersion.recordTag`). */
+export const TAG_LENGTH = 9;
+
+/** The first character after the tag of a record that carries a refresh token: `#tag@token\n{json}`. */
+const TOKEN_PREFIX = '@';
+
 /** The stored text of a record's JSON (`null` for "not found") under a model version's tag. */
 export function tagRecord(tag: string, json: string): string {
   return tag + json;
 }
 
-/** The JSON of a stored record written under `tag`; `undefined` when another definition wrote it. */
+/**
+ * The JSON of a stored record written under `tag` (whatever refresh token it carries);
+ * `undefined` when another definition wrote it.
+ */
 export function untagRecord(tag: string, text: string): string | undefined {
-  return text.startsWith(tag) ? text.slice(tag.length) : undefined;
+  if (!text.startsWith(tag)) return undefined;
+  if (text.charAt(TAG_LENGTH) !== TOKEN_PREFIX) return text.slice(TAG_LENGTH);
+  const newline = text.indexOf('\n', TAG_LENGTH);
+  return newline < 0 ? undefined : text.slice(newline + 1);
+}
+
+/**
+ * A stored record with its refresh token replaced by `token` (`#tag@token\n{json}`): what a
+ * refresh writes when it begins, so that only the refresh that began last may write its load.
+ * The memory store uses it; the Redis script does the same in Lua.
+ */
+export function withToken(text: string, token: string): string {
+  let rest = text.slice(TAG_LENGTH);
+  if (rest.charAt(0) === TOKEN_PREFIX) rest = rest.slice(rest.indexOf('\n') + 1);
+  return `${text.slice(0, TAG_LENGTH)}${TOKEN_PREFIX}${token}\n${rest}`;
 }
 
 /** `{stamp}\n{json}`: a record stamped with the generation its reader saw (checked at read). */

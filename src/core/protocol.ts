@@ -1,18 +1,25 @@
 /**
- * The store protocol: how the cache reads, fills and invalidates records so that a fill that
- * raced a committed write is never served. The read path (`instance-cache.ts`), the cascade
- * (`refresh.ts`) and cached root lists all go through this module; nothing else talks to a store.
+ * The store protocol: how the cache reads, fills and refreshes records so that nothing loaded
+ * before a committed write is ever served after that write's refresh. The read path
+ * (`instance-cache.ts`), the cascade (`refresh.ts`) and cached root lists all go through this
+ * module; nothing else talks to a store.
  *
  * Two implementations, chosen by the store:
  *
  * **Checked at write** (stores with `apply`: memory, Redis, Redis Cluster). One key per record
  * holds either the record or a marker (`~generation`). A warm read is one round trip of exactly
- * one key per record. A reader that misses takes the marker it read as its stamp (claiming a new
- * one where the key is absent), loads, and fills with a check-and-set that lands only if the key
- * still holds exactly that marker. A refresh reads the current value, loads, and swaps only where
- * the record changed: it lands only if the key still holds what the refresh read, and otherwise
- * leaves a new marker. Markers are unique, so evicting or expiring any key costs a miss, never a
- * stale record. Every swap and set is announced by the store, atomically with the write.
+ * one key per record.
+ * - A reader that misses takes the marker it read as its stamp (claiming a new one where the key
+ *   is absent), loads, and fills with a check-and-set that lands only if the key still holds
+ *   exactly that marker.
+ * - A refresh (after a commit) first gives every key it refreshes a new unique token: a record
+ *   keeps its data and stays readable, a marker is replaced by a new one. It then loads and writes
+ *   only what changed, with a check-and-set against what it left. A later refresh replaces the
+ *   token, so of two concurrent refreshes only the one that began last — and so loaded last —
+ *   can write; a reader's fill stamped before the refresh began can never land.
+ * - Tokens and markers are unique, so evicting or expiring any key costs a miss, never a stale
+ *   record, and no value can come back (no ABA). What a refresh begins and what it writes is
+ *   announced by the store atomically with the write, for every process's L1.
  *
  * **Checked at read** (any other keyv store). Each record key `K` has a generation entry `K:g`;
  * records are stored stamped with the generation their reader saw before loading, and a record is
@@ -32,16 +39,18 @@ import {
   newGeneration,
   newMarker,
   readEntry,
+  withToken,
 } from './entry.js';
 import type { CacheStats } from './stats.js';
 import type { CacheStore, StoreEntry, StoreOp } from './store.js';
 
-/** One key as read: a valid record, or a miss with the stamp a fill must carry. */
+/** One key as read: a stored record, or a miss with the stamp a fill must carry. */
 export type ReadResult =
   | {
       readonly hit: true;
+      /** The stored record (tag, maybe a refresh token, JSON); see `entry.ts`. */
       readonly json: string;
-      /** What a fill must be stamped with if this record turns out not to decode (corrupt). */
+      /** What a fill must be stamped with if this record turns out not to be usable. */
       readonly stamp: string;
     }
   | {
@@ -50,7 +59,7 @@ export type ReadResult =
       readonly stamp: string | undefined;
       /** A record was there, stamped with an older generation (checked at read only). */
       readonly stale: boolean;
-      /** Something this library did not write was there (it is overwritten by the fill). */
+      /** Something this library did not write was there (the fill overwrites it). */
       readonly corrupt?: boolean;
     };
 
@@ -62,25 +71,25 @@ export interface Fill {
   readonly ttl?: number;
 }
 
-/** What a refresh read before loading. */
+/** What a refresh found before loading. */
 export interface RefreshStart {
-  /** The valid stored record per key (tag and JSON), for change detection and the invalidator; `undefined` for a miss. */
+  /** The stored record per key, for change detection and the invalidator; `undefined` for a miss. */
   readonly current: readonly (string | undefined)[];
-  /** What the refresh writes against, per key. */
+  /** What the refresh writes against, per key; `undefined`: nothing may be written. */
   readonly stamps: readonly (string | undefined)[];
+  /** Keys the start itself invalidated (a marker replaced; every key, when checked at read). */
+  readonly invalidated: readonly string[];
 }
 
-/** One outcome of a refresh: the record loaded for a key, or "not loaded, invalidate it". */
-export type RefreshWrite =
-  | {
-      readonly key: string;
-      readonly stamp: string | undefined;
-      readonly json: string;
-      /** The record differs from the one read at the start of the refresh. */
-      readonly changed: boolean;
-      readonly ttl?: number;
-    }
-  | { readonly key: string; readonly stamp: string | undefined; readonly kill: true };
+/** One outcome of a refresh: the record loaded for a key (its stored text). */
+export interface RefreshWrite {
+  readonly key: string;
+  readonly stamp: string | undefined;
+  readonly json: string;
+  /** The record differs from the one found at the start of the refresh. */
+  readonly changed: boolean;
+  readonly ttl?: number;
+}
 
 /** A cached list entry as read. */
 export interface ListRead {
@@ -108,12 +117,19 @@ export interface StoreProtocol {
   claim(keys: readonly string[], stats?: CacheStats): Promise<ReadResult[]>;
   /** Writes loaded records; which of them landed. */
   fill(fills: readonly Fill[], stats?: CacheStats): Promise<boolean[]>;
-  /** Refresh, before loading: the current records and what to write against. */
-  beginRefresh(keys: readonly string[], stats?: CacheStats): Promise<RefreshStart>;
   /**
-   * Refresh, after loading: write what changed, invalidate what was not loaded and the
-   * `alsoInvalidate` keys (list generations), in one round trip. Resolves the keys it changed
-   * (for a store checked at read, every key of the refresh: its start bumped them all).
+   * Refresh, before loading: the current records and what to write against. `always[i]`: the key
+   * is loaded and written even when it holds no record (not `updateOnly`).
+   */
+  beginRefresh(
+    keys: readonly string[],
+    always: readonly boolean[],
+    stats?: CacheStats,
+  ): Promise<RefreshStart>;
+  /**
+   * Refresh, after loading: write what changed and invalidate the `alsoInvalidate` keys (list
+   * generations), in one round trip (none when there is nothing to write). Resolves the keys it
+   * wrote.
    */
   finishRefresh(
     writes: readonly RefreshWrite[],
@@ -150,12 +166,17 @@ function checkedAtWrite(store: CacheStore, hooks: ProtocolHooks): StoreProtocol 
   const classify = (value: string | undefined): ReadResult => {
     if (value === undefined) return { hit: false, stamp: undefined, stale: false };
     // A marker, or something this library did not write: either way a fill must find exactly it.
-    if (!isRecordText(value))
+    if (!isRecordText(value)) {
       return { hit: false, stamp: value, stale: false, corrupt: !value.startsWith(MARKER_PREFIX) };
+    }
     return { hit: true, json: value, stamp: value };
   };
-  const claimOps = (keys: readonly string[]): StoreOp[] =>
-    keys.map((key) => ({ type: 'claim', key, value: newMarker(), ttl: markerTtl }));
+  const claim = async (keys: readonly string[]): Promise<string[]> =>
+    (await apply(
+      keys.map((key) => ({ type: 'claim', key, value: newMarker(), ttl: markerTtl })),
+    )) as string[];
+  const markers = (keys: readonly string[]): StoreOp[] =>
+    keys.map((key) => ({ type: 'set', key, value: newMarker(), ttl: markerTtl }));
   return {
     checksAtWrite: true,
     async read(keys, stats) {
@@ -164,7 +185,7 @@ function checkedAtWrite(store: CacheStore, hooks: ProtocolHooks): StoreProtocol 
     },
     async claim(keys, stats) {
       hooks.roundTrip(stats);
-      return (await apply(claimOps(keys))).map((value) => classify(value as string));
+      return (await claim(keys)).map(classify);
     },
     async fill(fills, stats) {
       if (fills.length === 0) return [];
@@ -180,39 +201,52 @@ function checkedAtWrite(store: CacheStore, hooks: ProtocolHooks): StoreProtocol 
       );
       return results.map((landed) => landed === true);
     },
-    async beginRefresh(keys, stats) {
+    async beginRefresh(keys, always, stats) {
+      if (keys.length === 0) return { current: [], stamps: [], invalidated: [] };
       hooks.roundTrip(stats);
-      const values = await store.getMany(keys);
-      return {
-        current: values.map((value) => (value !== undefined && isRecordText(value) ? value : undefined)),
-        stamps: values,
-      };
+      // One token for this refresh's keys, unique, so no other refresh or fill can expect it. A
+      // key without a record gets a new marker instead — except, under updateOnly, an absent key:
+      // a reader that claims it from now on loads after the commit.
+      const token = newGeneration();
+      const fresh = keys.map(() => newMarker());
+      const before = await apply(
+        keys.map((key, i) => ({
+          type: 'mark',
+          key,
+          token,
+          marker: fresh[i]!,
+          ttl: markerTtl,
+          ifAbsent: always[i]!,
+        })),
+      );
+      const current: (string | undefined)[] = [];
+      const stamps: (string | undefined)[] = [];
+      const invalidated: string[] = [];
+      before.forEach((result, i) => {
+        const value = result as string;
+        const record = value !== '' && isRecordText(value);
+        current.push(record ? value : undefined);
+        stamps.push(record ? withToken(value, token) : value !== '' || always[i] ? fresh[i] : undefined);
+        if (value !== '' && !record) invalidated.push(keys[i]!);
+      });
+      return { current, stamps, invalidated };
     },
     async finishRefresh(writes, alsoInvalidate, stats) {
-      const ops: StoreOp[] = alsoInvalidate.map((key) => ({
-        type: 'set',
-        key,
-        value: newMarker(),
-        ttl: markerTtl,
-      }));
+      const ops = markers(alsoInvalidate);
       for (const write of writes) {
-        if ('kill' in write) {
-          // Not loaded (updateOnly): where a reader may be filling against what is there, replace
-          // it. An absent key needs nothing: a reader that claims it now loads after the commit.
-          if (write.stamp !== undefined)
-            ops.push({ type: 'set', key: write.key, value: newMarker(), ttl: markerTtl });
-        } else if (write.changed) {
+        // Only what changed is written, and only while this refresh's token (or marker) is still
+        // there: otherwise a later refresh, which loaded later, owns the key. An unchanged record
+        // keeps the token: its data is what a load made after the commit returned.
+        if (write.changed && write.stamp !== undefined) {
           ops.push({
-            type: 'swap',
+            type: 'fill',
             key: write.key,
             expected: write.stamp,
             value: write.json,
             ttl: write.ttl,
-            otherwise: { value: newMarker(), ttl: markerTtl },
+            announce: true,
           });
         }
-        // Unchanged: the key still holds a record equal to a load made after the commit. Nothing
-        // but another refresh (which loads after its own commit) can replace a record.
       }
       if (ops.length === 0) return [];
       hooks.roundTrip(stats);
@@ -222,15 +256,15 @@ function checkedAtWrite(store: CacheStore, hooks: ProtocolHooks): StoreProtocol 
     async invalidate(keys, stats) {
       if (keys.length === 0) return;
       hooks.roundTrip(stats);
-      await apply(keys.map((key) => ({ type: 'set', key, value: newMarker(), ttl: markerTtl })));
+      await apply(markers(keys));
     },
     async readList(generationKey, entryKey, stats) {
       hooks.roundTrip(stats);
       const [generation, entry] = await store.getMany([generationKey, entryKey]);
       if (generation !== undefined) return stampedList(entry, generation);
       hooks.roundTrip(stats);
-      const [claimed] = await apply(claimOps([generationKey]));
-      return stampedList(undefined, claimed as string);
+      const [claimed] = await claim([generationKey]);
+      return stampedList(undefined, claimed!);
     },
     async fillList(entryKey, stamp, json, ttl, stats) {
       hooks.roundTrip(stats);
@@ -283,10 +317,15 @@ function checkedAtRead(store: CacheStore, hooks: ProtocolHooks): StoreProtocol {
       );
       return fills.map(() => true);
     },
-    async beginRefresh(keys, stats) {
+    async beginRefresh(keys, _always, stats) {
+      if (keys.length === 0) return { current: [], stamps: [], invalidated: [] };
       const read = await readPairs(keys, stats);
       const stamps = await bump(keys, stats);
-      return { current: read.map((result) => (result.hit ? result.json : undefined)), stamps };
+      return {
+        current: read.map((result) => (result.hit ? result.json : undefined)),
+        stamps,
+        invalidated: keys,
+      };
     },
     async finishRefresh(writes, alsoInvalidate, stats) {
       const entries: StoreEntry[] = alsoInvalidate.map((key) => ({
@@ -295,13 +334,13 @@ function checkedAtRead(store: CacheStore, hooks: ProtocolHooks): StoreProtocol {
         ttl: markerTtl,
       }));
       for (const write of writes) {
-        if ('kill' in write || write.stamp === undefined) continue;
-        entries.push({ key: write.key, value: encodeEntry(write.stamp, write.json), ttl: write.ttl });
+        if (write.stamp !== undefined) {
+          entries.push({ key: write.key, value: encodeEntry(write.stamp, write.json), ttl: write.ttl });
+        }
       }
-      if (entries.length > 0) {
-        hooks.roundTrip(stats);
-        await store.setMany(entries);
-      }
+      if (entries.length === 0) return [];
+      hooks.roundTrip(stats);
+      await store.setMany(entries);
       return [...writes.map((write) => write.key), ...alsoInvalidate];
     },
     async invalidate(keys, stats) {

@@ -51,7 +51,7 @@ interface Slot {
   readonly key: string;
   /** The valid cached JSON before the write; `undefined` for a miss (absent, stale, corrupt, unreadable). */
   current: string | undefined;
-  /** What the refresh writes against (see `protocol.ts`). */
+  /** What the refresh writes against (see `protocol.ts`); `undefined`: nothing may be written. */
   stamp: string | undefined;
 }
 
@@ -63,14 +63,14 @@ export function listGenerationKey(version: ResolvedVersion): string {
 /**
  * Refreshes one breadth-first level of an update and returns the refs of the next level.
  *
- *   1. read every record of the level (one round trip; a store checked at read also bumps every
- *      generation here, a second one);
+ *   1. begin: find every record of the level and claim the keys for this refresh (one round
+ *      trip; a store checked at read reads, then bumps every generation: two). From here on no
+ *      fill stamped earlier, and no refresh begun earlier, can write these keys;
  *   2. load the instances (one `load` per model and load function), except misses of targets
  *      marked `updateOnly`;
- *   3. serialize, compare with the record read in step 1, and write what changed, invalidate what
- *      was not loaded and the list generations of models whose lists this level changed (one
- *      round trip; see `protocol.ts` for why a load made after step 1 can never be overwritten
- *      by an older one, nor an older fill land after it);
+ *   3. serialize, compare with the record found in step 1, and write what changed and the list
+ *      generations of models whose lists this level changed (one round trip; none when nothing
+ *      changed). Unchanged records are not written;
  *   4. for instances whose record changed or disappeared (a miss that was loaded counts as
  *      changed; an invalidator-only model always counts), collect `invalidate(entity, previous)`.
  *      Refs named from a miss are marked `updateOnly`: with no previous record the invalidator can
@@ -78,9 +78,12 @@ export function listGenerationKey(version: ResolvedVersion): string {
  *      connected graph on a cold cache. Cached neighbours are still refreshed, and a neighbour
  *      whose relation changed is named directly by the writer (the ORM subscriber).
  *
- * A failed load invalidates the level's keys of that load (nothing read before the write may stay
- * servable) and rejects. A failed store write marks its keys pending (retried; meanwhile this
- * process reads them from the database).
+ * Step 1 comes before step 2 on purpose (see `protocol.ts`): of two concurrent refreshes of one
+ * key, only the one that began last — and so loaded last — can write.
+ *
+ * A failed load invalidates the level's keys of that load (nothing loaded before the write may
+ * stay servable) and rejects. A failed store write marks its keys pending (retried; meanwhile
+ * this process reads them from the database).
  *
  * @internal
  */
@@ -102,24 +105,32 @@ export async function refreshLevel(
     }
   }
   if (slots.length === 0) return { refs: [], appKeys: [] };
-  const keys = slots.map((slot) => slot.key);
+  // Invalidator-only models have no records: they are loaded, never stored.
+  const stored = slots.filter((slot) => slot.version.serialize !== null);
+  const keys = stored.map((slot) => slot.key);
 
-  // 1. Current records, for change detection and for the invalidator's `previous`.
-  let readable = true;
+  // 1. Begin: current records (for change detection and the invalidator's `previous`), and
+  //    the keys claimed for this refresh.
+  let writable = true;
+  let invalidated: readonly string[] = [];
   try {
-    const start = await ctx.protocol.beginRefresh(keys);
-    slots.forEach((slot, i) => {
+    const start = await ctx.protocol.beginRefresh(
+      keys,
+      stored.map((slot) => !slot.target.updateOnly),
+    );
+    stored.forEach((slot, i) => {
       const current = start.current[i];
       // A record another definition of the model wrote is no previous state of this one.
       slot.current = current === undefined ? undefined : untagRecord(slot.version.recordTag, current);
       slot.stamp = start.stamps[i];
     });
+    invalidated = start.invalidated;
   } catch (error) {
     // The store is unreachable: nothing can be written now. Retry the invalidations later; the
     // loads below still run, because the cascade needs the new state.
     ctx.report(error, 'update');
     ctx.markPending(keys);
-    readable = false;
+    writable = false;
   }
 
   // 2. Load, one call per distinct load function, skipping misses of updateOnly targets.
@@ -133,7 +144,7 @@ export async function refreshLevel(
     if (!needsLoad(slot)) continue;
     const group = byLoader.get(slot.version.load) ?? { version: slot.version, pks: new Set<Pk>(), keys: [] };
     group.pks.add(slot.target.pk);
-    group.keys.push(slot.key);
+    if (slot.version.serialize !== null) group.keys.push(slot.key);
     byLoader.set(slot.version.load, group);
   }
   const loaded = new Map<ResolvedVersion['load'], Map<Pk, unknown>>();
@@ -150,7 +161,7 @@ export async function refreshLevel(
     }),
   );
   if (failures.length > 0) {
-    if (readable) await invalidateOrPend(ctx, failedKeys);
+    if (writable) await invalidateOrPend(ctx, failedKeys);
     throw failures[0];
   }
 
@@ -162,7 +173,6 @@ export async function refreshLevel(
   for (const slot of slots) {
     if (!needsLoad(slot)) {
       counts.skipped += 1;
-      writes.push({ key: slot.key, stamp: slot.stamp, kill: true });
       continue;
     }
     const entity = loaded.get(slot.version.load)!.get(slot.target.pk) ?? null;
@@ -203,10 +213,10 @@ export async function refreshLevel(
       ctx.report(error, `invalidate ${slot.version.model}@${slot.version.version}`);
     }
   }
-  if (readable) {
+  if (writable) {
     try {
-      const written = await ctx.protocol.finishRefresh(writes, [...lists]);
-      if (written.length > 0) ctx.written(written);
+      const written = new Set([...invalidated, ...(await ctx.protocol.finishRefresh(writes, [...lists]))]);
+      if (written.size > 0) ctx.written([...written]);
     } catch (error) {
       ctx.report(error, 'update');
       ctx.markPending([...keys, ...lists]);

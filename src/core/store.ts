@@ -1,5 +1,6 @@
 import Keyv from 'keyv';
 import { StoreError } from '../errors.js';
+import { isRecordText, withToken } from './entry.js';
 
 /** One entry to write. `ttl` is in milliseconds; omitted means no expiry. */
 export interface StoreEntry {
@@ -9,14 +10,17 @@ export interface StoreEntry {
 }
 
 /**
- * One conditional write of {@link CacheStore.apply}, atomic for its key:
+ * One conditional write of {@link CacheStore.apply}, atomic for its key. Records are the values
+ * that start with `#` (see `entry.ts`); anything else is a marker or junk.
  *
  * - `claim`: write `value` if the key is absent; the result is the value at the key afterwards
  *   (`value`, or whatever was there).
- * - `fill`: write `value` only if the key holds exactly `expected`; the result says whether it landed.
- * - `swap`: write `value` if the key holds exactly `expected` (`undefined`: the key is absent),
- *   otherwise write `otherwise`; the result says whether `value` landed.
- * - `set`: write `value` whatever the key holds; the result is `true`.
+ * - `fill`: write `value` only if the key holds exactly `expected`; the result says whether it
+ *   landed. Announced when `announce` is set and it landed.
+ * - `mark`: a refresh begins. A record gets `token` (replacing any token it had, keeping its
+ *   TTL); anything else gets `marker` (with `ttl`), and so does an absent key when `ifAbsent` is
+ *   set. The result is the value before (`''` for an absent key). Always announced.
+ * - `set`: write `value` whatever the key holds; the result is `true`. Always announced.
  */
 export type StoreOp =
   | { readonly type: 'claim'; readonly key: string; readonly value: string; readonly ttl?: number }
@@ -26,18 +30,19 @@ export type StoreOp =
       readonly expected: string;
       readonly value: string;
       readonly ttl?: number;
+      readonly announce?: boolean;
     }
   | {
-      readonly type: 'swap';
+      readonly type: 'mark';
       readonly key: string;
-      readonly expected: string | undefined;
-      readonly value: string;
+      readonly token: string;
+      readonly marker: string;
       readonly ttl?: number;
-      readonly otherwise: { readonly value: string; readonly ttl?: number };
+      readonly ifAbsent: boolean;
     }
   | { readonly type: 'set'; readonly key: string; readonly value: string; readonly ttl?: number };
 
-/** The result of one {@link StoreOp}: a string for `claim`, a boolean for the others. */
+/** The result of one {@link StoreOp}: a string for `claim` and `mark`, a boolean for the others. */
 export type StoreOpResult = string | boolean;
 
 /** What an {@link InvalidationBus} tells its listeners. */
@@ -53,8 +58,8 @@ export interface BusListener {
 
 /**
  * Invalidation announcements between processes. A store whose {@link CacheStore.apply} announces
- * every `swap` and `set` it performs (atomically with the write, so no write goes unannounced)
- * exposes one; the cache's L1 tier listens to it.
+ * what it changes (atomically with the write, so no change goes unannounced) exposes one; the
+ * cache's L1 tier listens to it.
  */
 export interface InvalidationBus {
   /** Starts listening; returns a function that stops. Announcements before this call are not replayed. */
@@ -88,9 +93,9 @@ export interface CacheStore {
   /** Deletes every key that starts with `prefix`; returns how many. Optional: used by `dropVersion`. */
   deleteByPrefix?(prefix: string): Promise<number>;
   /**
-   * Runs conditional writes, each atomic for its key, in one round trip, and announces the keys of
-   * `swap` and `set` ops on {@link bus} atomically with them. Results are aligned with `ops`.
-   * Optional: stores that have it check fills at write time.
+   * Runs conditional writes, each atomic for its key, in one round trip, and announces the keys
+   * they changed (see {@link StoreOp}) on {@link bus} atomically with them. Results are aligned
+   * with `ops`. Optional: stores that have it check fills at write time.
    */
   apply?(ops: readonly StoreOp[]): Promise<StoreOpResult[]>;
   /** Invalidation announcements, for an L1 tier. Optional. */
@@ -212,13 +217,17 @@ export function createMemoryStore(): CacheStore {
           case 'fill':
             if (current !== op.expected) return false;
             write(op.key, op.value, op.ttl, now);
+            if (op.announce) changed.push(op.key);
             return true;
-          case 'swap': {
+          case 'mark': {
             changed.push(op.key);
-            const landed = current === op.expected;
-            const next = landed ? op : op.otherwise;
-            write(op.key, next.value, next.ttl, now);
-            return landed;
+            if (current !== undefined && isRecordText(current)) {
+              const row = map.get(op.key)!;
+              map.set(op.key, { ...row, value: withToken(current, op.token) });
+            } else if (current !== undefined || op.ifAbsent) {
+              write(op.key, op.marker, op.ttl, now);
+            }
+            return current ?? '';
           }
           default:
             changed.push(op.key);

@@ -4,11 +4,13 @@ import type { StoreOp, StoreOpResult } from '../core/store.js';
 /**
  * The conditional writes of `CacheStore.apply` as ONE Lua script per batch (per hash slot on a
  * cluster), so that each op is atomic for its key and the announcement is published atomically
- * with the writes: no process can see a write whose announcement will not follow.
+ * with the writes: no process can see a change whose announcement will not follow.
  *
  * KEYS: one key per op. ARGV[1]: the announcement channel ('' for none); ARGV[2]: the message;
- * then six arguments per op: type (c claim, f fill, s swap, w set), expected ('' = absent),
- * value, ttl (ms, '0' = none), otherwise value, otherwise ttl.
+ * then six arguments per op: type (c claim, f fill, m mark, w set), expected (fill) or token
+ * (mark), value (or marker), ttl (ms, '0' = none), flag ('1': fill announces / mark writes an
+ * absent key), and an unused slot. Records start with '#' and a 9-character tag (TAG_LENGTH); a
+ * record under refresh carries '@token' and a newline after its tag.
  */
 export const APPLY_SCRIPT = `
 local out = {}
@@ -23,14 +25,22 @@ for i, key in ipairs(KEYS) do
     if current then out[i] = current else put(key, ARGV[b + 3], ARGV[b + 4]); out[i] = ARGV[b + 3] end
   elseif op == 'f' then
     if redis.call('GET', key) == ARGV[b + 2] then put(key, ARGV[b + 3], ARGV[b + 4]); out[i] = 1 else out[i] = 0 end
-  elseif op == 's' then
+  elseif op == 'm' then
     local current = redis.call('GET', key)
-    local expected = ARGV[b + 2]
-    if (current == false and expected == '') or current == expected then
-      put(key, ARGV[b + 3], ARGV[b + 4]); out[i] = 1
-    else
-      put(key, ARGV[b + 5], ARGV[b + 6]); out[i] = 0
+    local rest = nil
+    if current and string.sub(current, 1, 1) == '#' then
+      rest = string.sub(current, 10)
+      if string.sub(rest, 1, 1) == '@' then
+        local newline = string.find(rest, '\\n', 1, true)
+        if newline then rest = string.sub(rest, newline + 1) else rest = nil end
+      end
     end
+    if rest then
+      redis.call('SET', key, string.sub(current, 1, 9) .. '@' .. ARGV[b + 2] .. '\\n' .. rest, 'KEEPTTL')
+    elseif current or ARGV[b + 5] == '1' then
+      put(key, ARGV[b + 3], ARGV[b + 4])
+    end
+    out[i] = current or ''
   else
     put(key, ARGV[b + 3], ARGV[b + 4]); out[i] = 1
   end
@@ -42,28 +52,44 @@ return out
 /** SHA-1 of {@link APPLY_SCRIPT}, for EVALSHA. */
 export const APPLY_SHA = createHash('sha1').update(APPLY_SCRIPT).digest('hex');
 
-const TYPE = { claim: 'c', fill: 'f', swap: 's', set: 'w' } as const;
+function ms(ttl: number | undefined): string {
+  return ttl === undefined ? '0' : String(Math.max(1, Math.round(ttl)));
+}
+
+/** The keys `ops` change and so announce: marks, sets, and fills that ask to be announced. */
+export function announcedKeys(ops: readonly StoreOp[]): string[] {
+  return ops
+    .filter((op) => op.type === 'mark' || op.type === 'set' || (op.type === 'fill' && op.announce))
+    .map((op) => op.key);
+}
 
 /** The script's ARGV for `ops` (keys are passed separately, already namespaced). */
 export function applyArguments(ops: readonly StoreOp[], channel: string, message: string): string[] {
   const args = [channel, message];
   for (const op of ops) {
-    const ttl = op.ttl === undefined ? '0' : String(Math.max(1, Math.round(op.ttl)));
-    if (op.type === 'swap') {
-      const otherwiseTtl =
-        op.otherwise.ttl === undefined ? '0' : String(Math.max(1, Math.round(op.otherwise.ttl)));
-      args.push(TYPE.swap, op.expected ?? '', op.value, ttl, op.otherwise.value, otherwiseTtl);
-    } else {
-      args.push(TYPE[op.type], op.type === 'fill' ? op.expected : '', op.value, ttl, '', '0');
+    switch (op.type) {
+      case 'claim':
+        args.push('c', '', op.value, ms(op.ttl), '', '');
+        break;
+      case 'fill':
+        args.push('f', op.expected, op.value, ms(op.ttl), op.announce ? '1' : '', '');
+        break;
+      case 'mark':
+        args.push('m', op.token, op.marker, ms(op.ttl), op.ifAbsent ? '1' : '', '');
+        break;
+      default:
+        args.push('w', '', op.value, ms(op.ttl), '', '');
     }
   }
   return args;
 }
 
-/** The script's reply as `apply` results: strings for claims, booleans for the rest. */
+/** The script's reply as `apply` results: strings for claims and marks, booleans for the rest. */
 export function applyResults(ops: readonly StoreOp[], reply: unknown): StoreOpResult[] {
   const values = reply as (string | number)[];
-  return ops.map((op, i) => (op.type === 'claim' ? String(values[i]) : values[i] === 1));
+  return ops.map((op, i) =>
+    op.type === 'claim' || op.type === 'mark' ? String(values[i]) : values[i] === 1,
+  );
 }
 
 /** What runs a script on one Redis node: EVALSHA, then EVAL when the node does not know it. */
