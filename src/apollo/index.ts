@@ -30,12 +30,25 @@ export {
 } from './context.js';
 export { BAD_USER_INPUT, badUserInput, toGraphQLError } from './errors.js';
 export {
+  createErrorFormatter,
+  type ErrorFormatterOptions,
+  type ErrorLogger,
+  INTERNAL_SERVER_ERROR,
+} from './format-error.js';
+export {
   createGraphQLHttpHandler,
   type GraphQLHttpHandlerOptions,
   type GraphQLRoute,
   graphqlRoute,
   type HttpContextArgs,
 } from './http-handler.js';
+export { checkTextArgument, type TextArgumentOptions } from './input.js';
+export {
+  createQueryLimits,
+  type QueryLimits,
+  type QueryLimitsOptions,
+  type QueryRefusal,
+} from './limits.js';
 export {
   type CachedFieldResolver,
   type CachedResolvers,
