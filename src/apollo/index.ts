@@ -54,11 +54,15 @@ export {
   type CachedResolvers,
   type CachedResolversOptions,
   type CanRead,
+  type CanReadRule,
   createCachedResolvers,
   type FieldMap,
+  type ListCountRequest,
   type ListOptions,
   type LoaderContext,
+  type ReadAccess,
   type RelatedOptions,
+  readableThrough,
   type TypeResolvers,
 } from './resolvers.js';
 export {
