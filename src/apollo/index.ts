@@ -71,12 +71,20 @@ export {
   type StartGraphQLServerOptions,
   startGraphQLServer,
 } from './server.js';
-export { countSqlQuery, createSqlCounter, runWithSqlCounter, type SqlCounter } from './sql-scope.js';
+export {
+  countSqlQuery,
+  createSqlCounter,
+  type Middleware,
+  runWithSqlCounter,
+  type SqlCounter,
+  sqlCounterMiddleware,
+} from './sql-scope.js';
 export {
   ApolloServerPluginCacheStats,
   type CacheStatsContext,
   type CacheStatsPlugin,
   type CacheStatsPluginOptions,
   type CacheStatsTotals,
+  createCacheStatsTotals,
   type ResponseCacheStats,
 } from './stats-plugin.js';
