@@ -143,6 +143,8 @@ function parseDuration(text: string): number | null {
  * - Years and months (`'P1M'`) are refused: a month has no fixed length. Store such values as
  *   text, or as a number of days.
  * - Negative durations are kept.
+ * - `fromMikroOrm` does not pick it for a column by itself (an `interval` column reads back as
+ *   text whose format depends on the driver): declare it, `codecs: { timeout: codecs.duration }`.
  */
 export const duration: Codec<number | string> = {
   name: 'duration',
