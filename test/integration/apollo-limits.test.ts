@@ -1,4 +1,4 @@
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { describe, expect, it } from 'vitest';
 import { createQueryLimits, type QueryLimitsOptions, type QueryRefusal } from '../../src/apollo/index.js';
 
@@ -22,11 +22,29 @@ function createServer(options: QueryLimitsOptions = {}) {
   const question = (id: number) => ({ id, text: `Q${id}`, choiceIds: [1, 2, 3, 4] });
   const choice = (id: number) => ({ id, choiceText: `C${id}`, questionId: 1 });
   const refusals: QueryRefusal[] = [];
+  // Which pipeline stages each request reached: validation's outcome, then execution.
+  const stages: string[] = [];
+  const probe: ApolloServerPlugin = {
+    async requestDidStart() {
+      return {
+        async validationDidStart() {
+          return async (errors) => {
+            stages.push(
+              errors ? `validation failed: ${errors.map((e) => e.message).join('; ')}` : 'validated',
+            );
+          };
+        },
+        async executionDidStart() {
+          stages.push('executed');
+        },
+      };
+    },
+  };
   const limits = createQueryLimits({ ...options, onRefused: (refusal) => refusals.push(refusal) });
   const server = new ApolloServer({
     typeDefs,
     validationRules: limits.validationRules,
-    plugins: [limits.plugin],
+    plugins: [limits.plugin, probe],
     resolvers: {
       Query: {
         question: (_p: unknown, args: { id: string }) => {
@@ -60,6 +78,7 @@ function createServer(options: QueryLimitsOptions = {}) {
   return {
     limits,
     refusals,
+    stages,
     get calls() {
       return calls;
     },
@@ -97,6 +116,8 @@ describe('createQueryLimits', () => {
       }),
     ]);
     expect(server.calls).toBe(0);
+    // Refused while the document was validated: execution never started.
+    expect(server.stages).toEqual(['validation failed: Query depth limit of 10 exceeded, found 42.']);
     expect(server.refusals).toEqual([
       { limit: 'depth', message: 'Query depth limit of 10 exceeded, found 42.' },
     ]);
@@ -145,6 +166,8 @@ describe('createQueryLimits', () => {
     expect(status).toBe(400);
     expect(body.errors?.[0]?.message).toMatch(/^Query cost \d+ exceeds the maximum of 20000/);
     expect(server.calls).toBe(0);
+    // Validated, then refused before execution.
+    expect(server.stages).toEqual(['validated']);
     expect(server.refusals.map((r) => r.limit)).toEqual(['cost']);
   });
 
