@@ -26,11 +26,15 @@ export interface ErrorFormatterOptions {
 /** The `extensions.code` of a masked error. */
 export const INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR';
 
+const BAD_REQUEST = 'BAD_REQUEST';
+
 /**
  * An Apollo `formatError` that masks unexpected errors. An error is expected when it was thrown
- * on purpose as a `GraphQLError` with a `code` (`BAD_USER_INPUT`, `FORBIDDEN`, …) or produced by
- * Apollo and graphql-js for a bad request (parse, validation, variable coercion, CSRF): those
- * reach the client with their message and code. Everything else — a database error, a `TypeError`,
+ * on purpose as a `GraphQLError` with a `code` (`BAD_USER_INPUT`, `FORBIDDEN`, …) or an HTTP
+ * status from 400 to 499 (`extensions.http`), or produced by Apollo and graphql-js for a bad
+ * request (parse, validation, variable coercion, CSRF, a persisted-query hash that does not
+ * match): those reach the client with their message and code (`BAD_REQUEST` for a 4xx error
+ * that has none). Everything else — a database error, a `TypeError`,
  * a failed context function, an error whose code is `INTERNAL_SERVER_ERROR` — reaches the client
  * as
  *
@@ -62,10 +66,14 @@ export function createErrorFormatter(
   return (formatted, error) => {
     const code = formatted.extensions?.code;
     const cause = unwrapResolverError(error);
-    const expected = code !== INTERNAL_SERVER_ERROR && code !== undefined && isGraphQLError(cause);
+    const expected =
+      isGraphQLError(cause) &&
+      ((code !== INTERNAL_SERVER_ERROR && code !== undefined) || isClientStatus(cause));
     if (expected) {
-      if (includeDetails || formatted.extensions?.stacktrace === undefined) return formatted;
-      const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
+      const { stacktrace, ...extensions } = formatted.extensions ?? {};
+      // A 4xx error without a code of its own gets Apollo's code for a bad request.
+      if (code === INTERNAL_SERVER_ERROR || code === undefined) extensions.code = BAD_REQUEST;
+      if (includeDetails && stacktrace !== undefined) extensions.stacktrace = stacktrace;
       return { ...formatted, extensions };
     }
     const errorId = randomUUID();
@@ -99,4 +107,10 @@ function describe(cause: unknown): string {
 // graphql, and a GraphQLError of any copy is one (graphql 16 tags its class 'GraphQLError').
 function isGraphQLError(value: unknown): boolean {
   return Object.prototype.toString.call(value) === '[object GraphQLError]';
+}
+
+// A GraphQLError that answers the request with a 4xx status is about the request, not a failure.
+function isClientStatus(error: unknown): boolean {
+  const status = (error as { extensions?: { http?: { status?: unknown } } }).extensions?.http?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
 }

@@ -309,6 +309,68 @@ describe.each(await testBackends())('the bad-input set of issue 9 over HTTP on %
     });
   }
 
+  it('HTTP-level junk gets 4xx JSON errors with a code and no stack, never an internal error', async () => {
+    const json = { 'content-type': 'application/json' };
+    const junk: [string, RequestInit, string?][] = [
+      ['query that is not a string', { method: 'POST', headers: json, body: '{"query": 5}' }],
+      [
+        'variables that are a string',
+        { method: 'POST', headers: json, body: '{"query": "{ __typename }", "variables": "x"}' },
+      ],
+      ['an empty body', { method: 'POST', headers: json, body: '' }],
+      ['a batch', { method: 'POST', headers: json, body: '[{"query": "{ __typename }"}]' }],
+      ['malformed JSON', { method: 'POST', headers: json, body: '{"query": ' }],
+      [
+        'a persisted-query hash that does not match',
+        {
+          method: 'POST',
+          headers: json,
+          body: '{"query": "{ __typename }", "extensions": {"persistedQuery": {"version": 1, "sha256Hash": "abc"}}}',
+        },
+      ],
+      [
+        'an unknown charset',
+        { method: 'POST', headers: { 'content-type': 'application/json; charset=klingon' }, body: '{}' },
+      ],
+      [
+        'a gzip body that is not gzip',
+        { method: 'POST', headers: { ...json, 'content-encoding': 'gzip' }, body: '{}' },
+      ],
+      [
+        'a text/plain POST (CSRF)',
+        { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"query": "{ __typename }"}' },
+      ],
+      ['a syntax error', { method: 'POST', headers: json, body: '{"query": "{ question(id: 1 { id } }"}' }],
+      [
+        'a mutation over GET',
+        { method: 'GET', headers: { 'apollo-require-preflight': '1' } },
+        '?query=mutation%20%7B%20deleteChoice(id%3A%20%221%22)%20%7D',
+      ],
+    ];
+    const before = await databaseState(server);
+    const failures: string[] = [];
+    for (const version of ['v1', 'v2'] as const) {
+      for (const [name, init, search = ''] of junk) {
+        const response = await fetch(server.urls[version] + search, init);
+        const text = await response.text();
+        const code = (JSON.parse(text) as { errors?: { extensions?: { code?: string } }[] }).errors?.[0]
+          ?.extensions?.code;
+        if (
+          response.status < 400 ||
+          response.status >= 500 ||
+          !code ||
+          code === 'INTERNAL_SERVER_ERROR' ||
+          leaksIn(text).length > 0
+        ) {
+          failures.push(`${version} ${name}: ${response.status} ${text.slice(0, 200)}`);
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(logged).toEqual([]);
+    expect(await databaseState(server)).toBe(before);
+  });
+
   it('24 concurrent votes of one user for one choice, through both versions, make one vote and no error; 24 unvotes remove it', async () => {
     const choiceId = 5;
     const voters = await query<{ choice: { voters: { id: string }[] } }>(

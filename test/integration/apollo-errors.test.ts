@@ -14,6 +14,7 @@ const typeDefs = `#graphql
     forbidden: Int
     foreign: Int
     uncoded: Int
+    clientStatus: Int
     fine: Int
   }
 `;
@@ -45,6 +46,9 @@ const resolvers = {
     },
     uncoded: () => {
       throw new GraphQLError('A GraphQLError without a code');
+    },
+    clientStatus: () => {
+      throw new GraphQLError('Too many votes today', { extensions: { http: { status: 429 } } });
     },
     fine: () => 1,
   },
@@ -117,11 +121,12 @@ describe('createErrorFormatter', () => {
 
   it('passes errors thrown on purpose with a code (any copy of graphql), without stack traces', async () => {
     const logger = recordingLogger();
-    const body = await run(createErrorFormatter({ logger }), '{ badInput forbidden foreign }');
+    const body = await run(createErrorFormatter({ logger }), '{ badInput forbidden foreign clientStatus }');
     expect(body?.errors?.map((e) => [e.message, e.extensions])).toEqual([
       ['text must be 1 to 200 characters', { argument: 'text', code: 'BAD_USER_INPUT' }],
       ['Only staff can do that', { code: 'FORBIDDEN' }],
       ['From another copy', { code: 'BAD_USER_INPUT' }],
+      ['Too many votes today', { code: 'BAD_REQUEST' }],
     ]);
     expect(logger.logged).toEqual([]);
     expect(JSON.stringify(body)).not.toMatch(LEAKS);
