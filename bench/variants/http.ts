@@ -1,6 +1,6 @@
 /**
- * The library over HTTP: `startGraphQLServer` (the example server's setup: one node:http server,
- * cache-control disabled, no stats plugin) on a loopback port, asked by a keep-alive `node:http`
+ * The library over HTTP: `serveVersions` (the example server's setup: express 5 with Apollo's
+ * express integration, cache-control disabled, no stats plugin) on a loopback port, asked by a keep-alive `node:http`
  * client in the same process. Adds body parsing, JSON serialization and the socket round trip
  * to the executeOperation number; the client's own work is in the number too.
  *
@@ -9,11 +9,11 @@
  * variant with it is measured last (phase 2).
  */
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { Agent, request } from 'node:http';
 import type { PollContext } from '../../examples/poll/context.js';
+import { type HttpContextArgs, serveVersions } from '../../examples/poll/http.js';
 import { resolversV1 } from '../../examples/poll/resolvers-v1.js';
-import { startGraphQLServer } from '../../src/apollo/index.js';
 import { BENCH_QUERY, typeDefsV1 } from '../lib/graphql.js';
 import type { BenchDatabase } from '../lib/services.js';
 import type { BenchVariables, RequestCounters, Variant } from '../lib/variant.js';
@@ -53,16 +53,15 @@ export async function createHttpVariant(
 ): Promise<Variant> {
   const setup = await createPollCache(db, 'memory');
   let last: PollContext | undefined;
-  const running = await startGraphQLServer<PollContext>({
+  const running = await serveVersions<PollContext>({
     port: 0,
     host: '127.0.0.1',
-    cacheStats: false,
     countSql,
     versions: [
       {
         path: '/graphql/v1',
         server: { typeDefs: typeDefsV1, resolvers: resolversV1 },
-        context: async (_raw: { req: IncomingMessage; res: ServerResponse }) => {
+        context: async (_raw: HttpContextArgs) => {
           last = await setup.context();
           return last;
         },
@@ -85,7 +84,7 @@ export async function createHttpVariant(
     phase: countSql ? 2 : 1,
     notes: countSql
       ? 'opt-in SQL counting, as the example server runs; measured last because its AsyncLocalStorage slows every later promise; compare with http-gci-memory@als-on/off'
-      : 'startGraphQLServer + keep-alive client in the same process (the client is in the number)',
+      : 'serveVersions (express 5) + keep-alive client in the same process (the client is in the number)',
     async request() {
       const text = await post(agent, url, body);
       // Parsed only when the data is read (verification), so the timed loop does not pay the

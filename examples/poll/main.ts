@@ -6,6 +6,8 @@
  *   uses Postgres (schema created if missing, seeded when empty).
  * - Every response carries `extensions.cache` (set `CACHE_STATS=0` to send it only on requests
  *   with the `x-cache-stats: 1` header).
+ * - Internal errors reach clients as an error id and are logged on stderr with their cause;
+ *   `ERROR_DETAILS=1` sends their messages and stack traces to clients (local development only).
  * - SIGINT / SIGTERM: graceful shutdown (in-flight requests finish).
  */
 import { startPollServer } from './server.js';
@@ -21,6 +23,7 @@ const server = await startPollServer({
   databaseUrl: process.env.DATABASE_URL,
   redisUrl: process.env.REDIS_URL,
   cacheStats: process.env.CACHE_STATS !== '0',
+  errorDetails: process.env.ERROR_DETAILS === '1',
 });
 
 const where = (url: string | undefined) => (url ? url.replace(/\/\/[^@/]*@/, '//') : undefined);

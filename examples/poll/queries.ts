@@ -1,6 +1,6 @@
 import type { SqlEntityManager } from '@mikro-orm/better-sqlite';
 import { type EntityManager, type FilterQuery, raw } from '@mikro-orm/core';
-import type { ListOptions, PageArgs, PkRow } from '../../src/apollo/index.js';
+import { checkTextArgument, type ListOptions, type PageArgs, type PkRow } from '../../src/apollo/index.js';
 import type { JsonValue } from '../../src/index.js';
 import type { PollContext } from './context.js';
 import { type IQuestion, Question } from './entities.js';
@@ -30,6 +30,26 @@ function likePattern(search: string): string {
   return `%${search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/** The `search` argument, checked (a NUL character would fail the query on Postgres), or null. */
+export function searchOf(args: QuestionListArgs): string | null {
+  if (args.search === undefined || args.search === null) return null;
+  return checkTextArgument(args.search, { argument: 'search', maxLength: 200, trim: false }) || null;
+}
+
+/** The filters shared by a page query and the count: visibility and search, in SQL. */
+function questionFilters(options: {
+  search?: string | null;
+  publishedBy: Date | null;
+}): FilterQuery<IQuestion>[] {
+  const where: FilterQuery<IQuestion>[] = [];
+  if (options.publishedBy) where.push({ pubDate: { $lte: options.publishedBy } });
+  if (options.search) {
+    // lower() on both sides: LIKE is case-insensitive on SQLite but not on Postgres.
+    where.push({ [raw("lower(question_text) like ? escape '\\'", [likePattern(options.search)])]: [] });
+  }
+  return where;
+}
+
 /**
  * The pks of one page of questions: ONE query selecting only `id` and `pub_date`, with the
  * visibility rule (published only, unless staff), the search, the order and keyset pagination
@@ -48,16 +68,11 @@ export async function questionPage(
 ): Promise<PkRow<QuestionCursor>[]> {
   const dir = options.order === 'OLDEST' ? 'asc' : 'desc';
   const beyond = dir === 'asc' ? '$gt' : '$lt';
-  const where: FilterQuery<IQuestion>[] = [];
-  if (options.publishedBy) where.push({ pubDate: { $lte: options.publishedBy } });
+  const where = questionFilters(options);
   if (options.after) {
     const [iso, id] = options.after;
     const pubDate = new Date(iso);
     where.push({ $or: [{ pubDate: { [beyond]: pubDate } }, { pubDate, id: { [beyond]: id } }] });
-  }
-  if (options.search) {
-    // lower() on both sides: LIKE is case-insensitive on SQLite but not on Postgres.
-    where.push({ [raw("lower(question_text) like ? escape '\\'", [likePattern(options.search)])]: [] });
   }
   // Only the pk and the sort key are selected, and no entity is built (`execute('all', true)`
   // maps columns to properties and converts types, nothing more): the records come from the
@@ -72,6 +87,18 @@ export async function questionPage(
   return rows.map((row) => ({ pk: row.id, cursor: [row.pubDate.toISOString(), row.id] }));
 }
 
+/**
+ * How many questions the list holds (every page): one `COUNT` with the same filters as
+ * {@link questionPage}, for `QuestionConnection.totalCount`.
+ */
+export async function questionCount(
+  em: EntityManager,
+  options: { search?: string | null; publishedBy: Date | null },
+): Promise<number> {
+  const where = questionFilters(options);
+  return em.count(Question, where.length > 0 ? { $and: where } : {});
+}
+
 /** `Query.questions` for both versions: the list options of `createCachedResolvers().list`. */
 export const questionListOptions: ListOptions<QuestionListArgs, PollContext, QuestionCursor> = {
   defaultFirst: 20,
@@ -81,9 +108,15 @@ export const questionListOptions: ListOptions<QuestionListArgs, PollContext, Que
     questionPage(context.em, {
       limit,
       after,
-      search: args.search,
+      search: searchOf(args),
       order: args.order,
       // The same rule as canRead, in SQL, so that pages stay full; canRead stays the safety net.
+      publishedBy: context.viewer.staff ? null : context.now,
+    }),
+  // Asked only when a query selects totalCount; it counts what the public may see, like the pages.
+  count: ({ args, context }) =>
+    questionCount(context.em, {
+      search: searchOf(args),
       publishedBy: context.viewer.staff ? null : context.now,
     }),
 };

@@ -21,7 +21,7 @@ export const resolversV1: Resolvers = {
       return (await cached.load(context, 'Question', id))!;
     },
     async updateQuestion(_parent, args, context) {
-      const id = await writes.updateQuestion(context, args.id, {
+      const id = await writes.updateQuestion(cached, context, args.id, {
         text: args.questionText,
         pubDate: args.pubDate,
       });

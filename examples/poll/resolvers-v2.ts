@@ -22,7 +22,7 @@ export const resolversV2: Resolvers = {
       return (await cached.load(context, 'Question', id))!;
     },
     async updateQuestion(_parent, args, context) {
-      const id = await writes.updateQuestion(context, args.id, args);
+      const id = await writes.updateQuestion(cached, context, args.id, args);
       return id === null ? null : cached.load(context, 'Question', id);
     },
     ...choiceMutations(cached),

@@ -1,22 +1,33 @@
 /**
  * The poll API server: MikroORM (better-sqlite in memory, or Postgres), the instance cache (in
  * memory, or Redis), the CacheSubscriber that refreshes it after every commit, and both schema
- * versions on one HTTP server at `/graphql/v1` and `/graphql/v2`.
+ * versions on one port at `/graphql/v1` and `/graphql/v2` (express 5 + Apollo's integration,
+ * see ./http.ts) — with the library's safety defaults: query depth and cost limits, masked
+ * internal errors, and read rules that follow relations.
  */
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MikroORM } from '@mikro-orm/core';
-import { type CacheStatsTotals, cachedContext, startGraphQLServer } from '../../src/apollo/index.js';
+import {
+  ApolloServerPluginCacheStats,
+  type CacheStatsPlugin,
+  type CacheStatsTotals,
+  cachedContext,
+  createCacheStatsTotals,
+  createErrorFormatter,
+  createQueryLimits,
+  type ErrorLogger,
+  type QueryLimitsOptions,
+} from '../../src/apollo/index.js';
 import { type CacheStore, InstanceCache } from '../../src/index.js';
-import { CacheSubscriber } from '../../src/mikro-orm/index.js';
+import { CacheSubscriber, createSqlCountingLoggerFactory } from '../../src/mikro-orm/index.js';
 import { createRedisStore } from '../../src/redis.js';
 import { createPollRequestContext, type PollCacheRecords, type PollContext } from './context.js';
 import { Question } from './entities.js';
+import { serveVersions } from './http.js';
 import { createPollOrm } from './orm.js';
 import { resolversV1 } from './resolvers-v1.js';
 import { resolversV2 } from './resolvers-v2.js';
 import { type SeededPoll, type SeedPollOptions, seedPoll } from './seed.js';
-import { countingLoggerFactory } from './sql-logger.js';
 import { createPollStrategy, POLL_VERSIONS, type PollVersion } from './strategy.js';
 
 /** The sample data `npm start` serves: 50 questions × 4 choices × 5 voters, 200 users. */
@@ -51,6 +62,18 @@ export interface StartPollServerOptions {
   cacheStats?: boolean;
   /** Drop the Postgres database on `close()` (for tests on a private database). Default `false`. */
   dropDatabaseOnClose?: boolean;
+  /**
+   * Query limits (see `createQueryLimits`). Default: the library's defaults — depth 10, cost
+   * 20,000 with lists counted at their `first` (else 10).
+   */
+  queryLimits?: QueryLimitsOptions;
+  /** Where internal errors are logged with their id and cause. Default: stderr. */
+  logger?: ErrorLogger;
+  /**
+   * Send internal errors' messages and stack traces to clients (local development only). Default
+   * `false`, whatever `NODE_ENV` says.
+   */
+  errorDetails?: boolean;
 }
 
 /** A running poll server. */
@@ -63,7 +86,7 @@ export interface PollServer {
   readonly cache: InstanceCache<PollCacheRecords>;
   /** What the seed created, or `null` when the database was not seeded. */
   readonly seeded: SeededPoll | null;
-  /** Cache figures summed over every request so far. */
+  /** Cache figures summed over every request so far (both versions). */
   readonly stats: Readonly<CacheStatsTotals>;
   /** Graceful shutdown: drains HTTP, then closes the cache (if it owns its store) and the ORM. */
   close(): Promise<void>;
@@ -75,6 +98,14 @@ function loadSdl(version: PollVersion): string {
   return readFileSync(new URL(`${version}/poll.graphql`, schemaDir), 'utf8');
 }
 
+/** Logs an internal error with its id and its cause (stack included) on stderr. */
+const stderrLogger: ErrorLogger = {
+  error(message, details) {
+    const cause = details.error instanceof Error ? (details.error.stack ?? details.error.message) : '';
+    process.stderr.write(`${message}\n${cause}\n`);
+  },
+};
+
 /** Starts the poll API; resolves once it listens. */
 export async function startPollServer(options: StartPollServerOptions = {}): Promise<PollServer> {
   const database = options.databaseUrl ?? ':memory:';
@@ -84,7 +115,12 @@ export async function startPollServer(options: StartPollServerOptions = {}): Pro
     );
   }
   const reset = options.resetDatabase ?? database === ':memory:';
-  const orm = await createPollOrm({ database, fresh: reset, loggerFactory: countingLoggerFactory });
+  // Every statement is counted into the request that caused it (extensions.cache.sql).
+  const orm = await createPollOrm({
+    database,
+    fresh: reset,
+    loggerFactory: createSqlCountingLoggerFactory(),
+  });
   if (!reset) await orm.schema.updateSchema();
   let seeded: SeededPoll | null = null;
   const seed = options.seed ?? DEFAULT_SEED;
@@ -104,21 +140,33 @@ export async function startPollServer(options: StartPollServerOptions = {}): Pro
     }),
   );
 
+  const logger = options.logger ?? stderrLogger;
+  const limits = createQueryLimits<PollContext>(options.queryLimits);
+  const formatError = createErrorFormatter({ logger, includeDetails: options.errorDetails ?? false });
   const base = createPollRequestContext(orm);
-  const running = await startGraphQLServer<PollContext>({
+  const statsPlugins: CacheStatsPlugin<PollContext>[] = [];
+  const running = await serveVersions<PollContext>({
     port: options.port ?? 4000,
     host: options.host ?? '127.0.0.1',
-    cacheStats: { enabled: options.cacheStats ?? false },
     // The example reports each request's SQL in extensions.cache.sql; production servers that do
     // not need it leave countSql off (it costs CPU on every promise).
     countSql: true,
-    versions: POLL_VERSIONS.map((version) => ({
-      path: `/graphql/${version}`,
-      server: { typeDefs: loadSdl(version), resolvers: version === 'v1' ? resolversV1 : resolversV2 },
-      context: cachedContext(cache, (raw: { req: IncomingMessage; res: ServerResponse }) => base(raw), {
-        version,
-      }),
-    })),
+    logger,
+    versions: POLL_VERSIONS.map((version) => {
+      const stats = ApolloServerPluginCacheStats<PollContext>({ enabled: options.cacheStats ?? false });
+      statsPlugins.push(stats);
+      return {
+        path: `/graphql/${version}`,
+        server: {
+          typeDefs: loadSdl(version),
+          resolvers: version === 'v1' ? resolversV1 : resolversV2,
+          validationRules: limits.validationRules,
+          plugins: [limits.plugin, stats],
+          formatError,
+        },
+        context: cachedContext(cache, base, { version }),
+      };
+    }),
   });
   const urls = Object.fromEntries(POLL_VERSIONS.map((version, i) => [version, running.urls[i]!])) as Record<
     PollVersion,
@@ -132,7 +180,11 @@ export async function startPollServer(options: StartPollServerOptions = {}): Pro
     cache,
     seeded,
     get stats() {
-      return running.stats;
+      const sum = createCacheStatsTotals();
+      for (const plugin of statsPlugins) {
+        for (const key of Object.keys(sum) as (keyof CacheStatsTotals)[]) sum[key] += plugin.totals[key];
+      }
+      return sum;
     },
     close() {
       closing ??= (async () => {

@@ -9,6 +9,11 @@ export interface Connection<R> {
   /** The page's records (the same as `edges[].node`, for clients that need no cursors). */
   readonly nodes: R[];
   readonly pageInfo: PageInfo;
+  /**
+   * The size of the whole list (every page), when the query selected `totalCount` and the list
+   * has a `count` query; absent otherwise (the field then resolves to `null`).
+   */
+  readonly totalCount?: number;
 }
 
 /** One record of a {@link Connection} and the cursor to continue after it. */

@@ -18,9 +18,10 @@ export interface CachedContext<Records extends object> {
   /** This request's cache counters (hits, misses, store round trips, memo hits, …). */
   readonly cacheStats: CacheStats;
   /**
-   * This request's SQL statement counter. Inside `createGraphQLHttpHandler` (or
-   * `runWithSqlCounter`) it is the request's scope counter, fed by `countSqlQuery()`; otherwise a
-   * fresh counter your code may increment itself.
+   * This request's SQL statement counter. Inside `sqlCounterMiddleware()` (or
+   * `runWithSqlCounter`) it is the request's scope counter, fed by `countSqlQuery()` (which the
+   * MikroORM logger of `createSqlCountingLoggerFactory()` calls); otherwise a fresh counter your
+   * code may increment itself.
    */
   readonly sql: SqlCounter;
 }

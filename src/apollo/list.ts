@@ -1,3 +1,4 @@
+import { type FieldNode, type GraphQLResolveInfo, Kind, type SelectionSetNode } from 'graphql';
 import type { JsonValue } from '../codecs/codec.js';
 import { InvalidOptionError } from '../errors.js';
 import type { Strategy } from '../strategy/define.js';
@@ -44,10 +45,12 @@ export function createListResolver<
   model: string,
   options: ListOptions<Args, Context, C>,
   readAligned: ReadAligned<Context>,
-): (parent: unknown, args: Args, context: Context) => Promise<Connection<R>> {
-  const { pks, defaultFirst = 20, maxFirst = 100 } = options;
+): (parent: unknown, args: Args, context: Context, info?: GraphQLResolveInfo) => Promise<Connection<R>> {
+  const { pks, count, defaultFirst = 20, maxFirst = 100 } = options;
   if (typeof pks !== 'function')
     throw new InvalidOptionError(`list("${model}"): options.pks must be a function`);
+  if (count !== undefined && typeof count !== 'function')
+    throw new InvalidOptionError(`list("${model}"): options.count must be a function`);
   checkCount(defaultFirst, 'defaultFirst', model);
   checkCount(maxFirst, 'maxFirst', model);
   if (defaultFirst > maxFirst) {
@@ -56,7 +59,7 @@ export function createListResolver<
     );
   }
   const isCursor = options.isCursor ?? (isPkCursor as (value: JsonValue) => value is C);
-  return async (_parent, args, context) => {
+  return async (_parent, args, context, info) => {
     const first = resolveFirst(args?.first, defaultFirst, maxFirst);
     let after = args?.after === null || args?.after === undefined ? null : decodeCursor(args.after, isCursor);
     // A default (pk) cursor must also be a pk of this model's type: '"abc"' for a numeric model
@@ -72,7 +75,9 @@ export function createListResolver<
         );
       }
     }
-    const raw = await pks({ args, context, limit: first + 1, after });
+    // The count runs beside the pk query, and only when the query selects totalCount.
+    const counting = count && info && selects(info, 'totalCount') ? count({ args, context }) : undefined;
+    const [raw, totalCount] = await Promise.all([pks({ args, context, limit: first + 1, after }), counting]);
     if (!options.isCursor && raw.some((row) => typeof row === 'object' && row !== null)) {
       throw new InvalidOptionError(
         `list("${model}"): the pk query returned { pk, cursor } rows; give options.isCursor`,
@@ -104,6 +109,22 @@ export function createListResolver<
       nodes,
       // The end cursor is the last row fetched, readable or not, so paging never stalls on hidden rows.
       pageInfo: { hasNextPage: raw.length > first, endCursor: last ? encodeCursor(last.cursor) : null },
+      ...(totalCount === undefined ? {} : { totalCount }),
     };
   };
+}
+
+/** Whether the field being resolved selects `name` directly (through fragments too, under any alias). */
+function selects(info: GraphQLResolveInfo, name: string): boolean {
+  const seen = new Set<string>();
+  const inSet = (set: SelectionSetNode | undefined): boolean =>
+    set?.selections.some((selection) => {
+      if (selection.kind === Kind.FIELD) return selection.name.value === name;
+      if (selection.kind === Kind.INLINE_FRAGMENT) return inSet(selection.selectionSet);
+      const fragmentName = selection.name.value;
+      if (seen.has(fragmentName)) return false;
+      seen.add(fragmentName);
+      return inSet(info.fragments[fragmentName]?.selectionSet);
+    }) ?? false;
+  return info.fieldNodes.some((node: FieldNode) => inSet(node.selectionSet));
 }

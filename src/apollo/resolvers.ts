@@ -13,21 +13,80 @@ export interface LoaderContext {
 }
 
 /**
- * Per-model read authorization: `canRead.Question(record, context)` says whether this request may
- * see this record. Records are shared by every user through the cache, so the check runs per
- * request, after the read. `false` makes the record read as missing (`null`, or left out of a
- * list).
+ * What a {@link CanRead} rule may read besides its own record: whether the request may read
+ * another record. The read goes through the request's loaders (batched with every other read of
+ * the tick, memoized for the request) and applies that model's own `canRead`, so rules chain
+ * along relations: a choice is readable when its question is, a vote when its choice is.
+ */
+export interface ReadAccess {
+  /**
+   * Whether this request may read `model`'s record `pk`: it exists, is not hidden by the
+   * strategy, and passes `canRead[model]`. `false` for a `null`/`undefined` pk. Synchronous when
+   * the record is already memoized in the request and the rules on the way are synchronous.
+   */
+  canRead(model: string, pk: Pk | null | undefined): boolean | Promise<boolean>;
+}
+
+/**
+ * One model's read rule: whether this request may see `record`. It may read related records
+ * through `access` (see {@link ReadAccess}, {@link readableThrough}).
+ */
+export type CanReadRule<R, Context> = (
+  record: R,
+  context: Context,
+  access: ReadAccess,
+) => boolean | Promise<boolean>;
+
+/**
+ * Per-model read authorization: `canRead.Question(record, context, access)` says whether this
+ * request may see this record. Records are shared by every user through the cache, so the check
+ * runs per request, after the read, on every path (by id, lists, nested relations). `false` makes
+ * the record read as missing (`null`, or left out of a list). A rule may depend on related
+ * records: `canRead.Choice = readableThrough('Question', 'questionId')` hides the choices of a
+ * hidden question everywhere.
  */
 export type CanRead<Records extends object, Context> = {
-  readonly [M in keyof Records & string]?: (
-    record: Records[M],
-    context: Context,
-  ) => boolean | Promise<boolean>;
+  readonly [M in keyof Records & string]?: CanReadRule<Records[M], Context>;
 };
+
+/**
+ * A {@link CanReadRule} that makes a record readable exactly when the record its `field` points
+ * to (a to-one relation's pk) is readable: `Choice: readableThrough('Question', 'questionId')`.
+ * The related read is batched: a list of 50 choices costs one read of their questions (none when
+ * they are memoized already). Combine it with a rule of the record's own:
+ *
+ * @example
+ * canRead: {
+ *   Question: (q, ctx) => ctx.viewer.staff || q.pubDate <= ctx.now,
+ *   Choice: readableThrough('Question', 'questionId'),
+ *   Comment: (c, ctx, access) => !c.deleted && access.canRead('Choice', c.choiceId),
+ * }
+ */
+export function readableThrough<F extends string>(
+  model: string,
+  field: F,
+): CanReadRule<{ readonly [K in F]?: Pk | null }, unknown> {
+  if (typeof model !== 'string' || model === '' || typeof field !== 'string' || field === '') {
+    throw new InvalidOptionError(
+      `readableThrough(model, field): expected a model name and a record field, got ${String(model)}, ${String(field)}`,
+    );
+  }
+  return (record, _context, access) => access.canRead(model, record[field]);
+}
+
+/**
+ * How many `canRead` rules may read through one another for one record. A chain longer than this
+ * is almost certainly a cycle (Question → Choice → Question …).
+ */
+const MAX_READ_CHAIN = 8;
 
 /** Options of {@link createCachedResolvers}. */
 export interface CachedResolversOptions<Records extends object, Context> {
-  /** Per-model read checks applied on every path (root, list, nested). Default: none (all readable). */
+  /**
+   * Per-model read checks applied on every path (root, list, nested), possibly through related
+   * records ({@link readableThrough}). Default: none (every record the strategy serves is
+   * readable).
+   */
   canRead?: CanRead<Records, Context>;
 }
 
@@ -47,6 +106,21 @@ export interface ListOptions<Args extends PageArgs, Context, C extends JsonValue
    * carry their own `cursor` values.
    */
   isCursor?: (value: JsonValue) => value is C;
+  /**
+   * Counts the whole list (every page) for the connection's `totalCount` field — drf's
+   * `count()`, for page-number pagination. Apply the same filters as {@link pks}; records that
+   * `canRead` hides later are still counted, so filter visibility in SQL too. It runs only when
+   * the query selects `totalCount` (beside the pk query, not after it). Default: none, and
+   * `totalCount` resolves to `null`.
+   */
+  count?(request: ListCountRequest<Args, Context>): Promise<number>;
+}
+
+/** What a list's `count` query is asked: the whole list's size, with the same filters. */
+export interface ListCountRequest<Args, Context> {
+  /** The field's arguments (filters), as GraphQL coerced them; ignore `first` and `after`. */
+  readonly args: Args;
+  readonly context: Context;
 }
 
 /** Options of {@link CachedResolvers.related}. */
@@ -120,11 +194,17 @@ export interface CachedResolvers<Records extends object, Context extends LoaderC
    * read of the records — drf-cached-instances' CachedQueryset, with cursors. `first` is checked
    * against `maxFirst`; a malformed `after` is `BAD_USER_INPUT`. Unreadable records are left out
    * of the page (the page then holds fewer than `first`; filter in SQL too to keep pages full).
+   * With `count`, the connection's `totalCount` is that query's answer, asked only when selected.
    */
   list<M extends keyof Records & string, Args extends PageArgs, C extends JsonValue = Pk>(
     model: M,
     options: ListOptions<Args, Context, C>,
-  ): (parent: unknown, args: Args, context: Context) => Promise<Connection<Records[M]>>;
+  ): (
+    parent: unknown,
+    args: Args,
+    context: Context,
+    info?: GraphQLResolveInfo,
+  ) => Promise<Connection<Records[M]>>;
   /**
    * "This GraphQL type is model M": the type's resolvers, typed on M's record. A string value is
    * an alias (`text: 'questionText'` serves the GraphQL field `text` from the record field
@@ -181,7 +261,7 @@ export function createCachedResolvers<Records extends object, Context extends Lo
   options: CachedResolversOptions<Records, Context> = {},
 ): CachedResolvers<Records, Context> {
   const canRead = (options.canRead ?? {}) as Readonly<
-    Record<string, ((record: object, context: Context) => boolean | Promise<boolean>) | undefined>
+    Record<string, CanReadRule<object, Context> | undefined>
   >;
   for (const [model, check] of Object.entries(canRead)) {
     if (check !== undefined && typeof check !== 'function') {
@@ -193,11 +273,13 @@ export function createCachedResolvers<Records extends object, Context extends Lo
 
   // Aligned with `pks`: the readable record, or null. The keys join the request's one batch per
   // tick; when every record is already memoized (and canRead is synchronous) the answer is
-  // returned synchronously, which spares graphql-js a promise per field.
+  // returned synchronously, which spares graphql-js a promise per field. `depth` counts how many
+  // canRead rules led to this read (see MAX_READ_CHAIN).
   function readAligned(
     context: Context,
     model: string,
     pks: readonly Pk[],
+    depth = 0,
   ): (object | null)[] | Promise<(object | null)[]> {
     let read: ReturnType<typeof readRecords>;
     try {
@@ -206,14 +288,15 @@ export function createCachedResolvers<Records extends object, Context extends Lo
       return Promise.reject(error);
     }
     return isPromise(read)
-      ? read.then((results) => checkAll(context, model, results))
-      : checkAll(context, model, read);
+      ? read.then((results) => checkAll(context, model, results, depth))
+      : checkAll(context, model, read, depth);
   }
 
   function checkAll(
     context: Context,
     model: string,
     results: readonly (object | null | Error)[],
+    depth: number,
   ): (object | null)[] | Promise<(object | null)[]> {
     const records = results.map((result) => {
       if (result instanceof Error) throw toGraphQLError(result);
@@ -221,11 +304,30 @@ export function createCachedResolvers<Records extends object, Context extends Lo
     });
     const check = canRead[model];
     if (!check) return records;
-    const verdicts = records.map((record) => (record === null ? false : check(record, context)));
+    const access = accessAt(context, model, depth + 1);
+    const verdicts = records.map((record) => (record === null ? false : check(record, context, access)));
     if (!verdicts.some(isPromise)) return records.map((record, i) => (verdicts[i] ? record : null));
     return Promise.all(verdicts).then((resolved) =>
       records.map((record, i) => (resolved[i] ? record : null)),
     );
+  }
+
+  // What the rules of `from` records may read. One object per checked batch, not per record.
+  function accessAt(context: Context, from: string, depth: number): ReadAccess {
+    return {
+      canRead(model, pk) {
+        if (pk === null || pk === undefined) return false;
+        if (depth > MAX_READ_CHAIN) {
+          throw new InvalidOptionError(
+            `createCachedResolvers: canRead.${from} reads ${model} through more than ${MAX_READ_CHAIN} canRead rules; do the rules read through each other in a cycle?`,
+          );
+        }
+        const read = readAligned(context, model, [pk], depth);
+        return isPromise(read)
+          ? read.then((records) => (records[0] ?? null) !== null)
+          : (read[0] ?? null) !== null;
+      },
+    };
   }
 
   function readOne(context: Context, model: string, pk: Pk): object | null | Promise<object | null> {

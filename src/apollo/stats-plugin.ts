@@ -66,6 +66,12 @@ function figures(context: CacheStatsContext): ResponseCacheStats {
   };
 }
 
+// Requests already claimed by a stats plugin. Apollo hands every plugin of a server the same
+// request context object, so a second ApolloServerPluginCacheStats on one server (added by the
+// user and by a helper, say) finds the request claimed and stays out: nothing is counted or
+// reported twice.
+const claimed = new WeakSet<object>();
+
 /**
  * Reports each request's cache figures: with the plugin enabled (or the request header set),
  * every response carries `extensions.cache = { sql, storeRoundTrips, memoHits, hits, misses,
@@ -75,6 +81,10 @@ function figures(context: CacheStatsContext): ResponseCacheStats {
  * The figures are taken in `willSendResponse`, after execution: they cover resolvers, loaders and
  * the mutation's own cache refresh, but not HTTP-level rejections (CSRF, bad JSON), which never
  * reach the pipeline.
+ *
+ * Adding the plugin twice to one server is harmless: the first instance in the `plugins` list
+ * reports and counts each request; the others stay idle (their `totals` stay zero) and the
+ * server's logger warns once.
  *
  * @example
  * new ApolloServer({ typeDefs, resolvers, plugins: [ApolloServerPluginCacheStats({ enabled: true })] });
@@ -90,9 +100,21 @@ export function ApolloServerPluginCacheStats<Context extends CacheStatsContext =
   }
   const headerName = header === false ? null : header.toLowerCase();
   const totals = createCacheStatsTotals();
+  let warned = false;
   return {
     totals,
-    async requestDidStart({ request }) {
+    async requestDidStart(requestContext) {
+      const { request } = requestContext;
+      if (claimed.has(requestContext)) {
+        if (!warned) {
+          warned = true;
+          requestContext.logger.warn(
+            'ApolloServerPluginCacheStats was added to this server more than once; only the first instance reports',
+          );
+        }
+        return;
+      }
+      claimed.add(requestContext);
       const show =
         options.enabled === true || (headerName !== null && request.http?.headers.get(headerName) === '1');
       return {

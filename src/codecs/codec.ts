@@ -50,11 +50,44 @@ export const dateOnly: Codec<string | Date> = {
   },
 };
 
+// An ISO-8601 date-time (or date): `T` or a space between date and time, optional seconds and
+// fraction (any number of digits), optional zone (`Z`, `+05:30`, `+0530`, `+05`).
+const ISO_DATETIME =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
+
 /**
- * An instant. Accepts a `Date`, an ISO-8601 string with a zone, or epoch milliseconds; stores the
- * UTC ISO string with milliseconds (`2024-05-01T10:00:00.123Z`) and reads back a `Date` for the
- * same instant, to the millisecond. The zone an input was written in is not kept: instants are
- * compared and served in UTC.
+ * Parses an ISO-8601 string as an instant. A string without a zone is UTC (as
+ * drf-cached-instances and most databases read a naive timestamp), never the process's local time,
+ * so the same string gives the same instant on every server. Digits past the millisecond are cut.
+ */
+function parseInstant(text: string): Date | null {
+  const match = ISO_DATETIME.exec(text);
+  if (!match) return null;
+  const [, year, month, day, hour = '00', minute = '00', second = '00', fraction = '', zone] = match;
+  // JavaScript rolls '2024-02-30' over to March 1st: a day past the month's end is refused.
+  if (Number(day) > new Date(Date.UTC(Number(year), Number(month), 0)).getUTCDate()) return null;
+  const millis = fraction.slice(0, 3).padEnd(3, '0');
+  let offset = 'Z';
+  if (zone && zone.toUpperCase() !== 'Z') {
+    const digits = zone.slice(1).replace(':', '');
+    offset = `${zone[0]}${digits.slice(0, 2)}:${digits.slice(2, 4) || '00'}`;
+  }
+  const date = new Date(`${year}-${month}-${day}T${hour}:${minute}:${second}.${millis}${offset}`);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+/**
+ * An instant. Accepts a `Date`, an ISO-8601 string, or epoch milliseconds; stores the UTC ISO
+ * string with milliseconds (`2024-05-01T10:00:00.123Z`) and reads back a `Date` for the same
+ * instant.
+ *
+ * - Precision is the millisecond (what a `Date` holds): microseconds in a string
+ *   (`'…:04.892566'`, as Postgres and Django write them) are cut to `.892`, not rounded.
+ * - A string without a zone (`'2015-11-04 16:40:04.892566'`) is read as UTC, whatever the
+ *   process's `TZ`, as drf-cached-instances reads it.
+ * - The zone an input was written in is not kept: instants are compared and served in UTC.
+ * - Strings that are not ISO-8601 (`'May 1, 2024'`) are refused: their meaning depends on the
+ *   JavaScript engine and the local zone.
  */
 export const datetime: Codec<Date | string | number> = {
   name: 'datetime',
@@ -62,18 +95,74 @@ export const datetime: Codec<Date | string | number> = {
     const date =
       value instanceof Date
         ? value
-        : typeof value === 'string' || typeof value === 'number'
+        : typeof value === 'number'
           ? new Date(value)
-          : null;
+          : typeof value === 'string'
+            ? parseInstant(value)
+            : null;
     if (date === null || Number.isNaN(date.getTime()))
-      return fail('datetime', 'a valid Date, ISO string or epoch ms', value);
+      return fail('datetime', 'a valid Date, ISO-8601 string or epoch ms', value);
     return date.toISOString();
   },
   decode(json) {
-    if (typeof json !== 'string') return fail('datetime', 'an ISO string', json);
-    const date = new Date(json);
-    if (Number.isNaN(date.getTime())) return fail('datetime', 'an ISO string', json);
+    const date = typeof json === 'string' ? parseInstant(json) : null;
+    if (date === null) return fail('datetime', 'an ISO string', json);
     return date;
+  },
+};
+
+const DAY = 86_400_000;
+// ISO-8601 durations of fixed length: weeks, or days and a time part. Years and months are
+// refused: their length depends on the calendar.
+const ISO_DURATION =
+  /^([+-])?P(?:(\d+(?:[.,]\d+)?)W|(?:(\d+(?:[.,]\d+)?)D)?(?:T(?:(\d+(?:[.,]\d+)?)H)?(?:(\d+(?:[.,]\d+)?)M)?(?:(\d+(?:[.,]\d+)?)S)?)?)$/i;
+
+function parseDuration(text: string): number | null {
+  const match = ISO_DURATION.exec(text);
+  if (!match || /T$/i.test(text) || /^[+-]?P$/i.test(text)) return null;
+  const [, sign, weeks, days, hours, minutes, seconds] = match;
+  const part = (value: string | undefined, unit: number) =>
+    value === undefined ? 0 : Number(value.replace(',', '.')) * unit;
+  const millis = Math.trunc(
+    part(weeks, 7 * DAY) +
+      part(days, DAY) +
+      part(hours, 3_600_000) +
+      part(minutes, 60_000) +
+      part(seconds, 1000),
+  );
+  if (!Number.isSafeInteger(millis)) return null;
+  return sign === '-' ? -millis : millis;
+}
+
+/**
+ * A duration (drf-cached-instances' `TimeDelta`), as a number of milliseconds. Accepts a number
+ * of milliseconds or an ISO-8601 duration of fixed length (`'PT1H30M'`, `'P2DT4H'`, `'P1W'`,
+ * `'-PT0.5S'`); stores the integer number of milliseconds and reads back that number.
+ *
+ * - Precision is the millisecond: sub-millisecond parts are cut toward zero.
+ * - Years and months (`'P1M'`) are refused: a month has no fixed length. Store such values as
+ *   text, or as a number of days.
+ * - Negative durations are kept.
+ * - `fromMikroOrm` does not pick it for a column by itself (an `interval` column reads back as
+ *   text whose format depends on the driver): declare it, `codecs: { timeout: codecs.duration }`.
+ */
+export const duration: Codec<number | string> = {
+  name: 'duration',
+  encode(value) {
+    const millis =
+      typeof value === 'number' && Number.isFinite(value)
+        ? Math.trunc(value) + 0 // `+ 0` turns -0 into 0
+        : typeof value === 'string'
+          ? parseDuration(value)
+          : null;
+    if (millis === null || !Number.isSafeInteger(millis)) {
+      return fail('duration', "a number of milliseconds or an ISO-8601 duration such as 'PT1H30M'", value);
+    }
+    return millis;
+  },
+  decode(json) {
+    if (typeof json === 'number' && Number.isSafeInteger(json)) return json;
+    return fail('duration', 'an integer number of milliseconds', json);
   },
 };
 
@@ -220,4 +309,4 @@ export function assertJson(
 }
 
 /** The built-in codecs, for `codecs: { pubDate: codecs.datetime }` in a model definition. */
-export const codecs = { dateOnly, datetime, bigint, decimal, buffer, json, pk, pkList } as const;
+export const codecs = { dateOnly, datetime, duration, bigint, decimal, buffer, json, pk, pkList } as const;

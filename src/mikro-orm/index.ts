@@ -20,4 +20,5 @@ export type {
   CacheUpdateTarget,
   InvalidationBatch,
 } from './options.js';
+export { createSqlCountingLoggerFactory, type LoggerFactory } from './sql-logger.js';
 export { CacheSubscriber } from './subscriber.js';

@@ -46,7 +46,7 @@ describe.each(await testBackends())(
     type Paths = {
       single: { id: string } | null;
       list: { nodes: { id: string }[] };
-      nested: { id: string; question: { id: string } | null };
+      nested: { id: string; question: { id: string } | null } | null;
       deeper?: { votes: { id: string; question: { id: string } | null }[] };
     };
 
@@ -58,18 +58,16 @@ describe.each(await testBackends())(
         expect(cache.misses).toBe(0);
         expect(data.single).toBeNull();
         expect(data.list.nodes.map((q) => q.id)).not.toContain(scheduled);
-        expect(data.nested).toEqual({ id: choiceId, question: null });
-        if (version === 'v2') {
-          const vote = data.deeper!.votes.find((c) => c.id === choiceId);
-          expect(vote).toEqual({ id: choiceId, question: null });
-        }
+        // Its choice belongs to it, so the choice is hidden too (Choice reads through Question).
+        expect(data.nested).toBeNull();
+        if (version === 'v2') expect(data.deeper!.votes.map((c) => c.id)).not.toContain(choiceId);
       });
 
       it(`${version}: staff see it on every path, from the same cached records`, async () => {
         const { data } = await query<Paths>(server.urls[version], render(version), { headers: STAFF });
         expect(data.single?.id).toBe(scheduled);
         expect(data.list.nodes[0]!.id).toBe(scheduled);
-        expect(data.nested.question?.id).toBe(scheduled);
+        expect(data.nested?.question?.id).toBe(scheduled);
         if (version === 'v2')
           expect(data.deeper!.votes.find((c) => c.id === choiceId)?.question?.id).toBe(scheduled);
       });
@@ -109,7 +107,7 @@ describe.each(await testBackends())(
       const { data } = await query<Paths>(server.urls.v2, render('v2'));
       expect(data.single?.id).toBe(scheduled);
       expect(data.list.nodes.map((q) => q.id)).toContain(scheduled);
-      expect(data.nested.question?.id).toBe(scheduled);
+      expect(data.nested?.question?.id).toBe(scheduled);
     });
   },
 );

@@ -1,10 +1,13 @@
+import { ApolloServer } from '@apollo/server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveVersions, type VersionsServer } from '../../examples/poll/http.js';
 import {
+  ApolloServerPluginCacheStats,
+  type CacheStatsContext,
   cachedContext,
   countSqlQuery,
   createCachedResolvers,
-  type RunningGraphQLServer,
-  startGraphQLServer,
+  readableThrough,
 } from '../../src/apollo/index.js';
 import { InstanceCache, type Pk } from '../../src/index.js';
 import { createPollDb, seedPoll } from '../support/poll-fixture.js';
@@ -41,7 +44,8 @@ describe('createCachedResolvers on Apollo over HTTP', () => {
   seedPoll(db);
   for (let id = 3; id <= 12; id += 1) db.questions.set(id, { id, text: `Q${id}`, pubDate: new Date(0) });
   const cache = new InstanceCache(strategy);
-  let server: RunningGraphQLServer;
+  type Context = Base & CacheStatsContext & { loaders: object };
+  let server: VersionsServer<Context>;
   let checks = 0;
 
   // An asynchronous check, as one that asks an authorization service would be.
@@ -67,15 +71,15 @@ describe('createCachedResolvers on Apollo over HTTP', () => {
       }),
       { version: 'v1' },
     );
-    server = await startGraphQLServer({
+    server = await serveVersions<Context>({
       port: 0,
       countSql: true,
-      cacheStats: { enabled: true },
       versions: [
         {
           path: '/graphql',
           context,
           server: {
+            plugins: [ApolloServerPluginCacheStats<Context>({ enabled: true })],
             typeDefs,
             resolvers: {
               Query: {
@@ -279,5 +283,168 @@ describe('builder and context misuse fails at definition time', () => {
     const plain = await cachedContext(cache)();
     expect(plain.cacheVersion).toBe(strategy.defaultVersion);
     expect(plain.sql).toEqual({ queries: 0 });
+  });
+});
+
+describe('canRead through relations, and totalCount (on Apollo, executeOperation)', () => {
+  const relTypeDefs = `#graphql
+    type Query {
+      question(id: ID!): Question
+      choice(id: ID!): Choice
+      choices(ids: [ID!]!): [Choice!]!
+      questions(first: Int, after: String): QuestionConnection!
+      uncounted(first: Int, after: String): QuestionConnection!
+    }
+    type Question { id: ID! choices: [Choice!]! }
+    type Choice { id: ID! text: String! question: Question }
+    type QuestionConnection { nodes: [Question!]! pageInfo: PageInfo! totalCount: Int }
+    type PageInfo { hasNextPage: Boolean! endCursor: String }
+  `;
+  type Ctx = { hidden: ReadonlySet<number> } & CachedContextOf;
+  type CachedContextOf = Awaited<ReturnType<ReturnType<typeof cachedContext>>>;
+
+  function setupServer(canRead: Parameters<typeof createCachedResolvers<Records, Ctx>>[0]) {
+    const { db, strategy } = createPollDb();
+    seedPoll(db);
+    const cache = new InstanceCache(strategy);
+    const cached = createCachedResolvers<Records, Ctx>(canRead);
+    const counts: unknown[] = [];
+    const pks = async ({ limit }: { limit: number }) => [...db.questions.keys()].slice(0, limit) as Pk[];
+    const apollo = new ApolloServer<Ctx>({
+      typeDefs: relTypeDefs,
+      resolvers: {
+        Query: {
+          question: cached.byId('Question'),
+          choice: cached.byId('Choice'),
+          choices: (_p: unknown, args: { ids: string[] }, ctx: Ctx) =>
+            cached.loadMany(ctx, 'Choice', args.ids),
+          questions: cached.list('Question', {
+            pks,
+            count: async ({ args }) => {
+              counts.push(args);
+              return db.questions.size;
+            },
+          }),
+          uncounted: cached.list('Question', { pks }),
+        },
+        Question: cached.type('Question', { choices: cached.related('Choice', 'choiceIds') }),
+        Choice: cached.type('Choice', { question: cached.relatedOne('Question', 'questionId') }),
+      },
+    });
+    const context = cachedContext(cache, async (hidden: number[] = []) => ({ hidden: new Set(hidden) }), {
+      version: 'v1',
+    });
+    let started: Promise<void> | undefined;
+    return {
+      db,
+      counts,
+      async run(query: string, hidden: number[] = []) {
+        started ??= apollo.start();
+        await started;
+        const contextValue = (await context(hidden)) as Ctx;
+        const response = await apollo.executeOperation({ query }, { contextValue });
+        const body = response.body.kind === 'single' ? response.body.singleResult : undefined;
+        return { body: body!, stats: contextValue.cacheStats };
+      },
+      stop: () => apollo.stop(),
+    };
+  }
+  const hideQuestions = {
+    canRead: {
+      Question: (question: Records['Question'], context: Ctx) => !context.hidden.has(question.id),
+      Choice: readableThrough('Question', 'questionId'),
+    },
+  };
+
+  it('a choice of a hidden question is hidden by id, in lists and nested; visible ones stay', async () => {
+    const server = setupServer(hideQuestions);
+    try {
+      const { body } = await server.run(
+        '{ a: choice(id: 1) { id } b: choice(id: 3) { id question { id } } choices(ids: [1, 2, 3]) { id } question(id: 1) { id } }',
+        [1],
+      );
+      expect(body.errors).toBeUndefined();
+      expect(body.data).toEqual({
+        a: null,
+        b: { id: '3', question: { id: '2' } },
+        choices: [{ id: '3' }],
+        question: null,
+      });
+      const shown = await server.run('{ choices(ids: [1, 2, 3]) { id } }');
+      expect(shown.body.data).toEqual({ choices: [{ id: '1' }, { id: '2' }, { id: '3' }] });
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('the related reads are batched: any number of choices costs ONE read of their questions', async () => {
+    const server = setupServer(hideQuestions);
+    try {
+      for (let id = 10; id < 40; id += 1) {
+        server.db.questions.set(id, { id, text: `Q${id}`, pubDate: new Date(0) });
+        server.db.choices.set(id, { id, text: `C${id}`, questionId: id });
+      }
+      const ids = Array.from({ length: 30 }, (_, i) => i + 10);
+      const cold = await server.run(`{ choices(ids: [${ids.join(',')}]) { id } }`, [11, 12]);
+      expect((cold.body.data!.choices as unknown[]).length).toBe(28);
+      // One read of the 30 choices, one read of their 30 questions: not 30 reads.
+      expect(cold.stats).toMatchObject({ storeRoundTrips: 6, misses: 60 }); // per level: read, claim, fill
+      const warm = await server.run(`{ choices(ids: [${ids.join(',')}]) { id } }`, [11, 12]);
+      expect(warm.stats).toMatchObject({ storeRoundTrips: 2, hits: 60, misses: 0 });
+      // Nested under their question, the questions are memoized: no read for the rule at all.
+      const nested = await server.run('{ question(id: 20) { choices { id } } }');
+      expect(nested.stats).toMatchObject({ storeRoundTrips: 2, memoHits: 1 });
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('rules that read through each other in a cycle fail with a message naming the cycle', async () => {
+    const server = setupServer({
+      canRead: {
+        Question: (question, _context, access) => access.canRead('Choice', question.choiceIds[0]),
+        Choice: readableThrough('Question', 'questionId'),
+      },
+    });
+    try {
+      const { body } = await server.run('{ choice(id: 1) { id } }');
+      expect(body.data).toEqual({ choice: null });
+      expect(body.errors?.[0]?.message).toMatch(
+        /canRead\.(Question|Choice) reads (Question|Choice) through more than 8 canRead rules; do the rules read through each other in a cycle\?/,
+      );
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('totalCount runs the count query only when selected (fragments too), beside the page', async () => {
+    const server = setupServer({});
+    try {
+      const plain = await server.run('{ questions(first: 1) { nodes { id } } }');
+      expect(plain.body.data).toEqual({ questions: { nodes: [{ id: '1' }] } });
+      expect(server.counts).toHaveLength(0);
+      const counted = await server.run('{ questions(first: 1) { totalCount nodes { id } } }');
+      expect(counted.body.data).toEqual({ questions: { totalCount: 2, nodes: [{ id: '1' }] } });
+      expect(server.counts).toEqual([{ first: 1 }]);
+      const viaFragment = await server.run(
+        '{ questions(first: 1) { ...Total } } fragment Total on QuestionConnection { total: totalCount }',
+      );
+      expect(viaFragment.body.data).toEqual({ questions: { total: 2 } });
+      expect(server.counts).toHaveLength(2);
+      const none = await server.run('{ uncounted(first: 1) { totalCount } }');
+      expect(none.body.data).toEqual({ uncounted: { totalCount: null } });
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('checks readableThrough and list count options at definition', () => {
+    expect(() => readableThrough('', 'questionId')).toThrow(
+      /readableThrough\(model, field\): expected a model name/,
+    );
+    const cached = createCachedResolvers<Records, { loaders: object }>();
+    expect(() => cached.list('Question', { pks: async () => [], count: 5 as never })).toThrow(
+      'list("Question"): options.count must be a function',
+    );
   });
 });

@@ -12,7 +12,10 @@ export type Scalars = {
   Boolean: { input: boolean; output: boolean; }
   Int: { input: number; output: number; }
   Float: { input: number; output: number; }
-  /** An instant, as an ISO-8601 string in UTC with milliseconds (2024-05-01T10:00:00.000Z). */
+  /**
+   * An instant, as an ISO-8601 string in UTC with milliseconds (2024-05-01T10:00:00.000Z). Input
+   * without a zone is read as UTC; years 0001 to 9999.
+   */
   DateTime: { input: Date; output: Date | string; }
 };
 
@@ -37,7 +40,7 @@ export type ChoiceVotersArgs = {
 
 export type Mutation = {
   __typename?: 'Mutation';
-  /** Adds a choice to a question. */
+  /** Adds a choice to a question (BAD_USER_INPUT if there is no such question, or the viewer may not see it). */
   addChoice: Choice;
   /** Creates a question, optionally with its choices. `pubDate` defaults to now. */
   createQuestion: Question;
@@ -45,7 +48,10 @@ export type Mutation = {
   deleteChoice: Scalars['Boolean']['output'];
   /** Removes a user's vote for a choice. */
   unvote?: Maybe<Choice>;
-  /** Changes a question's text or publication date; null if there is no such question. */
+  /**
+   * Changes a question's text or publication date; null if there is no such question (or the viewer
+   * may not see it). Only staff can set a date in the future.
+   */
   updateQuestion?: Maybe<Question>;
   /** Records a user's vote for a choice (voting twice is one vote). */
   vote?: Maybe<Choice>;
@@ -96,7 +102,7 @@ export type PageInfo = {
 
 export type Query = {
   __typename?: 'Query';
-  /** One choice, or null. */
+  /** One choice, or null (also when its question is not published yet). */
   choice?: Maybe<Choice>;
   /** One question, or null if there is none (or it is not published yet). */
   question?: Maybe<Question>;
@@ -147,6 +153,11 @@ export type QuestionConnection = {
   edges: Array<QuestionEdge>;
   nodes: Array<Question>;
   pageInfo: PageInfo;
+  /**
+   * How many questions the list holds across all pages (with the same filters): one COUNT query,
+   * run only when this field is asked for.
+   */
+  totalCount?: Maybe<Scalars['Int']['output']>;
 };
 
 export type QuestionEdge = {
@@ -321,6 +332,7 @@ export type QuestionConnectionResolvers<ContextType = PollContext, ParentType ex
   edges?: Resolver<Array<ResolversTypes['QuestionEdge']>, ParentType, ContextType>;
   nodes?: Resolver<Array<ResolversTypes['Question']>, ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
 };
 
 export type QuestionEdgeResolvers<ContextType = PollContext, ParentType extends ResolversParentTypes['QuestionEdge'] = ResolversParentTypes['QuestionEdge']> = {
