@@ -56,6 +56,7 @@ export {
   type CanReadRule,
   createCachedResolvers,
   type FieldMap,
+  type ListCacheOptions,
   type ListCountRequest,
   type ListOptions,
   type LoaderContext,

@@ -9,11 +9,13 @@ import {
   type Edge,
   encodeCursor,
   isPkCursor,
+  type PkRow,
   resolveFirst,
   toRows,
 } from './connection.js';
+import type { CachedContext } from './context.js';
 import { badUserInput } from './errors.js';
-import type { ListOptions } from './resolvers.js';
+import type { ListCacheOptions, ListOptions } from './resolvers.js';
 
 /** Reads records aligned with `pks`: the readable record, or `null`. */
 type ReadAligned<Context> = (
@@ -46,7 +48,7 @@ export function createListResolver<
   options: ListOptions<Args, Context, C>,
   readAligned: ReadAligned<Context>,
 ): (parent: unknown, args: Args, context: Context, info?: GraphQLResolveInfo) => Promise<Connection<R>> {
-  const { pks, count, defaultFirst = 20, maxFirst = 100 } = options;
+  const { pks, count, defaultFirst = 20, maxFirst = 100, cache: listCache } = options;
   if (typeof pks !== 'function')
     throw new InvalidOptionError(`list("${model}"): options.pks must be a function`);
   if (count !== undefined && typeof count !== 'function')
@@ -58,7 +60,34 @@ export function createListResolver<
       `list("${model}"): defaultFirst (${defaultFirst}) exceeds maxFirst (${maxFirst})`,
     );
   }
+  if (listCache !== undefined && (listCache === null || typeof listCache !== 'object')) {
+    throw new InvalidOptionError(`list("${model}"): options.cache must be an object of list cache options`);
+  }
   const isCursor = options.isCursor ?? (isPkCursor as (value: JsonValue) => value is C);
+
+  // The request's view of the shared cache for this list: answers stored under the list's name and
+  // the request's key, in the request's cache version, counted in its stats.
+  function cachedList(
+    cacheOptions: ListCacheOptions<Args, Context>,
+    request: { args: Args; context: Context },
+    info: GraphQLResolveInfo | undefined,
+  ) {
+    const { cache, cacheVersion, cacheStats } = request.context as Partial<
+      CachedContext<Record<string, object>>
+    >;
+    if (!cache) return null;
+    const base = cacheOptions.key ? cacheOptions.key(request) : defaultListKey(request.args);
+    if (base === null) return null;
+    const name = cacheOptions.name ?? (info ? `${info.parentType.name}.${info.fieldName}` : model);
+    return {
+      read: (part: string, load: () => Promise<readonly JsonValue[]>) =>
+        cache.getList(model, name, `${base}\n${part}`, load, {
+          version: cacheVersion,
+          stats: cacheStats,
+          validUntil: cacheOptions.validUntil && (() => cacheOptions.validUntil!(request)),
+        }),
+    };
+  }
   return async (_parent, args, context, info) => {
     const first = resolveFirst(args?.first, defaultFirst, maxFirst);
     let after = args?.after === null || args?.after === undefined ? null : decodeCursor(args.after, isCursor);
@@ -76,8 +105,22 @@ export function createListResolver<
       }
     }
     // The count runs beside the pk query, and only when the query selects totalCount.
-    const counting = count && info && selects(info, 'totalCount') ? count({ args, context }) : undefined;
-    const [raw, totalCount] = await Promise.all([pks({ args, context, limit: first + 1, after }), counting]);
+    const loadRows = () => pks({ args, context, limit: first + 1, after });
+    const loadCount =
+      count && info && selects(info, 'totalCount') ? () => count({ args, context }) : undefined;
+    const cached = listCache ? cachedList(listCache, { args, context }, info) : null;
+    const [raw, totalCount] = await Promise.all(
+      cached
+        ? [
+            cached.read(
+              `${first + 1}\n${JSON.stringify(after)}`,
+              loadRows as () => Promise<readonly JsonValue[]>,
+            ) as Promise<readonly (Pk | PkRow<C>)[]>,
+            loadCount &&
+              cached.read('count', async () => [await loadCount()]).then((one) => one[0] as number),
+          ]
+        : [loadRows(), loadCount?.()],
+    );
     if (!options.isCursor && raw.some((row) => typeof row === 'object' && row !== null)) {
       throw new InvalidOptionError(
         `list("${model}"): the pk query returned { pk, cursor } rows; give options.isCursor`,
@@ -112,6 +155,14 @@ export function createListResolver<
       ...(totalCount === undefined ? {} : { totalCount }),
     };
   };
+}
+
+/** The default cache key of a list request: its arguments other than `first` and `after`. */
+function defaultListKey(args: object | null | undefined): string {
+  const rest = Object.entries(args ?? {})
+    .filter(([name]) => name !== 'first' && name !== 'after')
+    .sort(([a], [b]) => (a < b ? -1 : 1));
+  return JSON.stringify(rest);
 }
 
 /** Whether the field being resolved selects `name` directly (through fragments too, under any alias). */

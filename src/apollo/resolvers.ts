@@ -114,6 +114,37 @@ export interface ListOptions<Args extends PageArgs, Context, C extends JsonValue
    * `totalCount` resolves to `null`.
    */
   count?(request: ListCountRequest<Args, Context>): Promise<number>;
+  /**
+   * Caches the list's answers (the pk query's rows, and the count) in the shared cache, so that a
+   * warm list costs no SQL: opt-in, for lists read far more often than their model is written.
+   * The model must declare `listFields` (the record fields the query filters or sorts on): every
+   * create, delete or hide of an instance, and every change to one of those fields, invalidates
+   * all cached lists of the model. Default: none, the pk query runs on every request.
+   */
+  cache?: ListCacheOptions<Args, Context>;
+}
+
+/** Options of {@link ListOptions.cache}. */
+export interface ListCacheOptions<Args, Context> {
+  /**
+   * Tells this list apart from the model's other cached lists. Default: the GraphQL field's
+   * coordinate, e.g. `Query.questions`.
+   */
+  name?: string;
+  /**
+   * Everything the pk query depends on besides `first` and `after` (which are added): filters,
+   * order, and whatever of the viewer it reads (`staff` or not). Return `null` to skip the cache
+   * for this request. Default: the arguments other than `first` and `after`, as JSON — right only
+   * for a query that depends on nothing but its arguments.
+   */
+  key?(request: ListCountRequest<Args, Context>): string | null;
+  /**
+   * For a list that also changes with time (`published before now`): when an answer loaded now
+   * stops being right, e.g. the next scheduled publication. Called on a miss only. Default: none.
+   */
+  validUntil?(
+    request: ListCountRequest<Args, Context>,
+  ): Date | number | null | undefined | Promise<Date | number | null | undefined>;
 }
 
 /** What a list's `count` query is asked: the whole list's size, with the same filters. */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { JsonValue } from '../codecs/codec.js';
 import {
   CacheError,
   CodecError,
@@ -86,8 +87,13 @@ export interface ReadOptions {
 
 /** Options of {@link InstanceCache.getList}. */
 export interface ListReadOptions extends ReadOptions {
-  /** Expiry of this list entry in ms (lists whose answer also depends on time). Default: none. */
-  ttl?: number;
+  /**
+   * For a list whose answer also changes with time (`published before now`): when the answer
+   * loaded now stops being right (the next scheduled publication, say). Called on a miss, beside
+   * the load; the entry is served until then, from the store and from L1. Default: none — the
+   * answer changes only with writes.
+   */
+  validUntil?(): Date | number | null | undefined | Promise<Date | number | null | undefined>;
 }
 
 /** Options of {@link InstanceCache.update} and {@link InstanceCache.invalidate}. */
@@ -362,19 +368,19 @@ export class InstanceCache<
   }
 
   /**
-   * A cached root list: the pks a list query returned, under a key the caller builds from
-   * everything the query depends on (filters, order, page, viewer). `load` runs the query on a
-   * miss. The model's version must declare `listFields`; every create, delete and change to one of
-   * those fields invalidates all cached lists of the model (see the README). One store round trip
-   * on a hit (none when L1 holds it).
+   * A cached root list: the rows (pks, or JSON rows such as `{ pk, cursor }`) a list query
+   * returned, under a key the caller builds from everything the query depends on (filters,
+   * order, page, viewer). `load` runs the query on a miss. The model's version must declare
+   * `listFields`; every create, delete and change to one of those fields invalidates all cached
+   * lists of the model (see the README). One store round trip on a hit (none when L1 holds it).
    */
-  async getList(
+  async getList<T extends JsonValue>(
     model: keyof Records & string,
     name: string,
     key: string,
-    load: () => Promise<readonly Pk[]>,
+    load: () => Promise<readonly T[]>,
     options: ListReadOptions = {},
-  ): Promise<readonly Pk[]> {
+  ): Promise<readonly T[]> {
     const version = this.#readable(model, options.version);
     if (version.listFields === null) {
       throw new InvalidOptionError(
@@ -384,7 +390,6 @@ export class InstanceCache<
     }
     const stats = options.stats;
     if (!this.#enabled) return load();
-    const ttl = getValidTtl(options.ttl, 'ttl');
     const generationKey = listGenerationKey(version);
     // Entries are per definition (the query behind a list may change with a deploy); the
     // generation that invalidates them is shared by all.
@@ -394,7 +399,7 @@ export class InstanceCache<
     if (held !== undefined) {
       this.#count('l1Hits', 1, stats);
       this.#count('hits', 1, stats);
-      return held as readonly Pk[];
+      return held as readonly T[];
     }
     const token = l1?.begin();
     try {
@@ -406,27 +411,36 @@ export class InstanceCache<
           this.#report(error, 'read');
         }
       }
-      if (read?.json !== undefined) {
-        const pks = parseList(read.json);
-        if (pks) {
-          this.#count('hits', 1, stats);
-          if (token) l1!.setList(token, generationKey, entryKey, pks, read.json.length);
-          return pks;
-        }
+      const cached = read?.json === undefined ? null : parseList(read.json, Date.now());
+      if (cached) {
+        this.#count('hits', 1, stats);
+        if (token) l1!.setList(token, generationKey, entryKey, cached.rows, read!.json!.length, cached.ttl);
+        return cached.rows as unknown as readonly T[];
       }
       this.#count('misses', 1, stats);
-      const pks = [...(await load())];
-      if (read !== null) {
-        const json = JSON.stringify(pks);
+      const [rows, until] = await Promise.all([load(), options.validUntil?.()]);
+      const expires = until === null || until === undefined ? undefined : new Date(until).getTime();
+      const ttl = expires === undefined ? this.#ttl : expires - Date.now();
+      // Already out of date (the list changes with time sooner than it could be read again).
+      if (read !== null && (ttl === undefined || ttl > 0)) {
+        const json = JSON.stringify(expires === undefined ? { rows } : { rows, expires });
         try {
-          await this.#protocol.fillList(entryKey, read.stamp, json, ttl ?? this.#ttl, stats);
+          await this.#protocol.fillList(entryKey, read.stamp, json, ttl, stats);
           this.#count('fills', 1, stats);
-          if (token) l1!.setList(token, generationKey, entryKey, pks, json.length);
+          if (token)
+            l1!.setList(
+              token,
+              generationKey,
+              entryKey,
+              rows,
+              json.length,
+              expires === undefined ? undefined : ttl,
+            );
         } catch (error) {
           this.#report(error, 'fill');
         }
       }
-      return pks;
+      return rows;
     } finally {
       if (token) l1!.end(token);
     }
@@ -909,15 +923,17 @@ function listEntryId(name: string, key: string): string {
   return `${name.replace(/[^A-Za-z0-9_.-]/g, '_')}:${createHash('sha256').update(key).digest('base64url').slice(0, 22)}`;
 }
 
-function parseList(json: string): Pk[] | null {
+/** A stored list entry (`{ rows, expires? }`), or `null` for a corrupt or expired one (a miss). */
+function parseList(json: string, now: number): { rows: JsonValue[]; ttl: number | undefined } | null {
   try {
-    const value = JSON.parse(json) as unknown;
-    if (Array.isArray(value) && value.every((pk) => typeof pk === 'number' || typeof pk === 'string'))
-      return value;
+    const value = JSON.parse(json) as { rows?: unknown; expires?: unknown };
+    if (!Array.isArray(value?.rows)) return null;
+    if (value.expires === undefined) return { rows: value.rows as JsonValue[], ttl: undefined };
+    if (typeof value.expires !== 'number' || value.expires <= now) return null;
+    return { rows: value.rows as JsonValue[], ttl: value.expires - now };
   } catch {
-    // A corrupt entry is a miss.
+    return null; // A corrupt entry is a miss.
   }
-  return null;
 }
 
 function getValidTtl(value: number | undefined, name: string): number | undefined {

@@ -133,23 +133,27 @@ export class L1Tier {
     this.#lru.set(key, record === null ? NOT_FOUND_ENTRY : deepFreeze(record), { size: size + key.length });
   }
 
-  /** A cached list's pks, or `undefined` when not held. */
+  /** A cached list's rows, or `undefined` when not held. */
   getList(entryKey: string): readonly unknown[] | undefined {
     if (!this.#live()) return undefined;
     return this.#lru.get(entryKey) as readonly unknown[] | undefined;
   }
 
-  /** Holds a cached list, dropped when its generation key is invalidated. */
+  /** Holds a cached list, dropped when its generation key is invalidated (or after `ttl` ms). */
   setList(
     token: L1Token,
     generationKey: string,
     entryKey: string,
-    pks: readonly unknown[],
+    rows: readonly unknown[],
     size: number,
+    ttl?: number,
   ): void {
     if (this.#raced(token, generationKey)) return;
     // Set first: replacing an entry disposes the old one, which unlinks it from the index.
-    this.#lru.set(entryKey, deepFreeze([...pks]), { size: size + entryKey.length });
+    this.#lru.set(entryKey, deepFreeze([...rows]), {
+      size: size + entryKey.length,
+      ...(ttl === undefined ? {} : { ttl }),
+    });
     let entries = this.#lists.get(generationKey);
     if (!entries) {
       entries = new Set();

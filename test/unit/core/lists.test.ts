@@ -95,6 +95,33 @@ for (const storeCase of storeCases) {
       expect(await cache.getList('Question', 'byDate', '', byDate)).toEqual([3, 1, 2]);
     });
 
+    it('a list that changes with time is served until validUntil, then loaded again', async () => {
+      let now = 0;
+      const until = () => Date.now() + 80;
+      const load = async () => {
+        now += 1;
+        return [{ pk: now, cursor: ['x', now] }];
+      };
+      expect(await cache.getList('Question', 'published', '', load, { validUntil: until })).toEqual([
+        { pk: 1, cursor: ['x', 1] },
+      ]);
+      expect(await cache.getList('Question', 'published', '', load, { validUntil: until })).toEqual([
+        { pk: 1, cursor: ['x', 1] },
+      ]);
+      // Expiry is the behaviour under test: wait past it.
+      await new Promise((resolve) => setTimeout(resolve, 120));
+      expect(await cache.getList('Question', 'published', '', load, { validUntil: until })).toEqual([
+        { pk: 2, cursor: ['x', 2] },
+      ]);
+      // An answer that is already out of date is returned but never cached.
+      expect(await cache.getList('Question', 'past', '', load, { validUntil: () => new Date(0) })).toEqual([
+        { pk: 3, cursor: ['x', 3] },
+      ]);
+      expect(await cache.getList('Question', 'past', '', load, { validUntil: () => new Date(0) })).toEqual([
+        { pk: 4, cursor: ['x', 4] },
+      ]);
+    });
+
     it('a model without listFields cannot cache lists', async () => {
       await expect(cache.getList('Choice', 'all', '', async () => [1])).rejects.toMatchObject({
         code: 'E_INVALID_OPTION',
@@ -111,6 +138,14 @@ for (const storeCase of storeCases) {
       const stats = createStats();
       expect(await local.getList('Question', 'byDate', '', byDate, { stats })).toEqual([1, 2]);
       expect(stats).toMatchObject({ storeRoundTrips: 0, l1Hits: 1 });
+      // A time-bound list leaves L1 when it runs out, too.
+      let loads = 0;
+      const timed = () =>
+        local.getList('Question', 'timed', '', async () => [++loads], { validUntil: () => Date.now() + 60 });
+      await timed();
+      expect(await timed()).toEqual([1]);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // expiry is the behaviour under test
+      expect(await timed()).toEqual([2]);
       db.questions.set(3, { id: 3, text: 'New?', pubDate: new Date('2024-04-01T00:00:00Z') });
       await local.update([{ model: 'Question', pk: 3 }]);
       expect(await local.getList('Question', 'byDate', '', byDate)).toEqual([3, 1, 2]);
