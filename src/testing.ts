@@ -193,6 +193,15 @@ export function describeStoreConformance(runner: ConformanceRunner, options: Con
       );
     });
 
+    it('apply: max keeps the larger number and returns what was there', async () => {
+      if (!store.apply) return;
+      const max = (value: number): StoreOp => ({ type: 'max', key: 'pos', value });
+      assert.deepEqual(await store.apply([max(100)]), ['']);
+      assert.deepEqual(await store.apply([max(50)]), ['100']);
+      assert.deepEqual(await store.apply([max(1700000000123)]), ['100']);
+      assert.deepEqual(await store.getMany(['pos']), ['1700000000123']);
+    });
+
     it("apply: ttls apply to what each op writes, and a token keeps a record's TTL", async () => {
       if (!store.apply) return;
       await store.setMany([{ key: 'x:record', value: '#abcdef01{}', ttl: 50 }]);

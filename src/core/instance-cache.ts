@@ -130,6 +130,12 @@ export interface UpdateSummary {
   skipped: number;
   /** Breadth-first levels walked (1 when nothing cascaded). */
   levels: number;
+  /**
+   * Keys whose refresh could not be written (the store failed): they are retried, and meanwhile
+   * read from the database by this process; other processes may serve them stale until then.
+   * A durable journal keeps the write unapplied while this is not 0.
+   */
+  failed: number;
 }
 
 /** The events of an {@link InstanceCache}. Counts are per batch, not per key. */
@@ -916,7 +922,7 @@ function flightKey(miss: Miss): string {
 }
 
 function emptyCounts(): LevelCounts {
-  return { refreshed: 0, deleted: 0, unchanged: 0, skipped: 0 };
+  return { refreshed: 0, deleted: 0, unchanged: 0, skipped: 0, failed: 0 };
 }
 
 function listEntryId(name: string, key: string): string {

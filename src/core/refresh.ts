@@ -43,6 +43,7 @@ export interface LevelCounts {
   deleted: number;
   unchanged: number;
   skipped: number;
+  failed: number;
 }
 
 interface Slot {
@@ -130,6 +131,7 @@ export async function refreshLevel(
     // loads below still run, because the cascade needs the new state.
     ctx.report(error, 'update');
     ctx.markPending(keys);
+    counts.failed += keys.length;
     writable = false;
   }
 
@@ -220,6 +222,7 @@ export async function refreshLevel(
     } catch (error) {
       ctx.report(error, 'update');
       ctx.markPending([...keys, ...lists]);
+      counts.failed += keys.length + lists.size;
     }
   } else if (lists.size > 0) {
     ctx.markPending([...lists]);

@@ -21,6 +21,8 @@ export interface StoreEntry {
  *   TTL); anything else gets `marker` (with `ttl`), and so does an absent key when `ifAbsent` is
  *   set. The result is the value before (`''` for an absent key). Always announced.
  * - `set`: write `value` whatever the key holds; the result is `true`. Always announced.
+ * - `max`: write `value` (a number) unless the key holds a larger number; the result is the value
+ *   before (`''` for an absent key). Never announced. The journal's store position uses it.
  */
 export type StoreOp =
   | { readonly type: 'claim'; readonly key: string; readonly value: string; readonly ttl?: number }
@@ -40,9 +42,10 @@ export type StoreOp =
       readonly ttl?: number;
       readonly ifAbsent: boolean;
     }
-  | { readonly type: 'set'; readonly key: string; readonly value: string; readonly ttl?: number };
+  | { readonly type: 'set'; readonly key: string; readonly value: string; readonly ttl?: number }
+  | { readonly type: 'max'; readonly key: string; readonly value: number };
 
-/** The result of one {@link StoreOp}: a string for `claim` and `mark`, a boolean for the others. */
+/** The result of one {@link StoreOp}: a string for `claim`, `mark` and `max`, a boolean for the others. */
 export type StoreOpResult = string | boolean;
 
 /** What an {@link InvalidationBus} tells its listeners. */
@@ -229,6 +232,17 @@ export function createMemoryStore(): CacheStore {
             }
             return current ?? '';
           }
+          case 'max':
+            if (current === undefined || !(Number(current) >= op.value)) {
+              const row = map.get(op.key);
+              map.set(
+                op.key,
+                row?.expires === undefined
+                  ? { value: String(op.value) }
+                  : { ...row, value: String(op.value) },
+              );
+            }
+            return current ?? '';
           default:
             changed.push(op.key);
             write(op.key, op.value, op.ttl, now);

@@ -7,7 +7,7 @@ import type { StoreOp, StoreOpResult } from '../core/store.js';
  * with the writes: no process can see a change whose announcement will not follow.
  *
  * KEYS: one key per op. ARGV[1]: the announcement channel ('' for none); ARGV[2]: the message;
- * then six arguments per op: type (c claim, f fill, m mark, w set), expected (fill) or token
+ * then six arguments per op: type (c claim, f fill, m mark, w set, x max), expected (fill) or token
  * (mark), value (or marker), ttl (ms, '0' = none), flag ('1': fill announces / mark writes an
  * absent key), and an unused slot. Records start with '#' and a 9-character tag (TAG_LENGTH); a
  * record under refresh carries '@token' and a newline after its tag.
@@ -39,6 +39,12 @@ for i, key in ipairs(KEYS) do
       redis.call('SET', key, string.sub(current, 1, 9) .. '@' .. ARGV[b + 2] .. '\\n' .. rest, 'KEEPTTL')
     elseif current or ARGV[b + 5] == '1' then
       put(key, ARGV[b + 3], ARGV[b + 4])
+    end
+    out[i] = current or ''
+  elseif op == 'x' then
+    local current = redis.call('GET', key)
+    if not current or not tonumber(current) or tonumber(current) < tonumber(ARGV[b + 3]) then
+      redis.call('SET', key, ARGV[b + 3], 'KEEPTTL')
     end
     out[i] = current or ''
   else
@@ -77,6 +83,9 @@ export function applyArguments(ops: readonly StoreOp[], channel: string, message
       case 'mark':
         args.push('m', op.token, op.marker, ms(op.ttl), op.ifAbsent ? '1' : '', '');
         break;
+      case 'max':
+        args.push('x', '', String(op.value), '0', '', '');
+        break;
       default:
         args.push('w', '', op.value, ms(op.ttl), '', '');
     }
@@ -88,7 +97,7 @@ export function applyArguments(ops: readonly StoreOp[], channel: string, message
 export function applyResults(ops: readonly StoreOp[], reply: unknown): StoreOpResult[] {
   const values = reply as (string | number)[];
   return ops.map((op, i) =>
-    op.type === 'claim' || op.type === 'mark' ? String(values[i]) : values[i] === 1,
+    op.type === 'claim' || op.type === 'mark' || op.type === 'max' ? String(values[i]) : values[i] === 1,
   );
 }
 

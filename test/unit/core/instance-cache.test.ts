@@ -151,7 +151,7 @@ for (const storeCase of storeCases) {
 
     it('updateOnly stops at a miss: nothing is loaded or cascaded, a marker a reader holds is replaced', async () => {
       const summary = await cache.update([{ model: 'Choice', pk: 1 }], { updateOnly: true });
-      expect(summary).toEqual({ refreshed: 0, deleted: 0, unchanged: 0, skipped: 2, levels: 1 });
+      expect(summary).toEqual({ refreshed: 0, deleted: 0, unchanged: 0, skipped: 2, levels: 1, failed: 0 });
       expect(db.loadCalls).toHaveLength(0);
       // Checked at write: nothing was there, so nothing can be filling; checked at read: the
       // generations were bumped.
@@ -174,7 +174,7 @@ for (const storeCase of storeCases) {
       // names Question 1 and Users 1, 2, which are refreshed only where cached: with no previous
       // record an invalidator can only name every current neighbour, and following their misses
       // would walk the whole graph on a cold cache.
-      expect(summary).toEqual({ refreshed: 2, deleted: 0, unchanged: 1, skipped: 5, levels: 2 });
+      expect(summary).toEqual({ refreshed: 2, deleted: 0, unchanged: 1, skipped: 5, levels: 2, failed: 0 });
       expect(db.loadsOf('Choice')).toHaveLength(1);
       expect(db.loadsOf('Question')).toHaveLength(2); // the first read, then the refresh of v1
       expect(db.loadsOf('User')).toHaveLength(0);
@@ -429,6 +429,7 @@ describe('InstanceCache switches and expiry', () => {
       unchanged: 0,
       skipped: 0,
       levels: 0,
+      failed: 0,
     });
     expect(cache.stats.storeRoundTrips).toBe(0);
     expect(await store.getMany([cache.keyOf('Question', 1)])).toEqual([undefined]);
