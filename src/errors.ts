@@ -89,6 +89,16 @@ export class InvalidOptionError extends CacheError {
   readonly code = 'E_INVALID_OPTION';
 }
 
+/** The invalidation journal could not be written or read (its table is missing, the database failed). */
+export class JournalError extends CacheError {
+  readonly code = 'E_JOURNAL';
+}
+
+/** A cascade could not be handed to its runner (the background queue is closed, BullMQ failed). */
+export class QueueError extends CacheError {
+  readonly code = 'E_QUEUE';
+}
+
 /**
  * Code → class, for every error this library throws: `errorCodes.E_STORE === StoreError`.
  * The README lists them.
@@ -104,6 +114,8 @@ export const errorCodes = {
   E_STORE: StoreError,
   E_LOAD: LoadError,
   E_INVALID_OPTION: InvalidOptionError,
+  E_JOURNAL: JournalError,
+  E_QUEUE: QueueError,
 } as const;
 
 /** Stable error codes. */

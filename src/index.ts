@@ -12,18 +12,24 @@ export {
   InstanceCache,
   type InstanceCacheEvents,
   type InstanceCacheOptions,
+  type ListReadOptions,
   type ReadOptions,
   type UpdateInstanceOptions,
   type UpdateOptions,
   type UpdateSummary,
 } from './core/instance-cache.js';
+export type { L1Options } from './core/l1.js';
 export { type CacheStats, createStats } from './core/stats.js';
 export {
+  type BusListener,
   type CacheStore,
   createMemoryStore,
+  type InvalidationBus,
   type KeyvStoreOptions,
   keyvStore,
   type StoreEntry,
+  type StoreOp,
+  type StoreOpResult,
 } from './core/store.js';
 export {
   CacheError,
@@ -35,7 +41,9 @@ export {
   errorCodes,
   InvalidOptionError,
   InvalidPkError,
+  JournalError,
   LoadError,
+  QueueError,
   RecordEncodingError,
   StoreError,
   StrategyDefinitionError,
@@ -44,6 +52,16 @@ export {
 } from './errors.js';
 export { type CreateLoadersOptions, createLoaders, type Loaders } from './loaders/create-loaders.js';
 export {
+  type BackgroundRunnerOptions,
+  backgroundRunner,
+  type CascadeBatch,
+  type CascadeRunner,
+  type CascadeRunnerOptions,
+  type CascadeTarget,
+  inlineRunner,
+} from './queue/runners.js';
+export {
+  type AppKeyRef,
   defineModel,
   defineStrategy,
   type LoadContext,

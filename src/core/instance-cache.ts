@@ -584,6 +584,29 @@ export class InstanceCache<
     return deleted;
   }
 
+  /**
+   * Deletes every key of one model (records, markers, cached lists), in every version or one:
+   * what a journal entry that could not be applied in time falls back to. Like
+   * {@link dropVersion}, safe while the model is read. Returns how many keys were deleted.
+   */
+  async dropModel(model: keyof Records & string, version?: string): Promise<number> {
+    const resolved = this.strategy.model(model);
+    const versions =
+      version === undefined ? [...resolved.versions.values()] : [this.strategy.resolve(model, version)];
+    if (!this.#store.deleteByPrefix) {
+      throw new StoreError(`dropModel: this store has no deleteByPrefix; delete the keys of ${model}`, {
+        context: { model },
+      });
+    }
+    let deleted = 0;
+    for (const { keyPrefix } of versions) {
+      this.#count('storeRoundTrips', 1);
+      deleted += await this.#store.deleteByPrefix(keyPrefix);
+    }
+    this.#l1?.reset();
+    return deleted;
+  }
+
   /** The store key of one instance's record in one version (for inspection and tests). */
   keyOf<M extends keyof Records & string>(
     model: M,

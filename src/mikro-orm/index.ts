@@ -14,6 +14,13 @@ export type {
   MikroOrmLike,
 } from './from-mikro-orm.js';
 export { fromMikroOrm } from './from-mikro-orm.js';
+export {
+  CacheJournal,
+  CacheJournalEntry,
+  type CacheJournalOptions,
+  type JournalCache,
+  type RecoveryReport,
+} from './journal.js';
 export type {
   CacheSubscriberLogger,
   CacheSubscriberOptions,

@@ -2,7 +2,9 @@
  * The public types of `CacheSubscriber`: its options, the target it refreshes and the batches
  * it hands on.
  */
+import type { CascadeRunner } from '../queue/runners.js';
 import type { Ref } from '../strategy/define.js';
+import type { CacheJournal } from './journal.js';
 
 /**
  * What the subscriber hands its refs to: an `InstanceCache`, or anything with the same `update`
@@ -56,6 +58,20 @@ export interface CacheSubscriberOptions {
    * the previous record that names them.
    */
   resolveUnknown?: boolean;
+  /**
+   * The durable journal (recommended in production): what each transaction must refresh is
+   * written in that transaction (`beforeTransactionCommit`), so a process that dies between
+   * COMMIT and its refresh loses nothing, and a refresh the store refused is retried. Default:
+   * none — the refresh lives only in this process's memory until it ran.
+   */
+  journal?: CacheJournal;
+  /**
+   * Where the cascade runs: `inlineRunner` (default: awaited, `em.flush()` resolves after the
+   * cache was refreshed), `backgroundRunner` (in this process, after the commit returns) or
+   * `bullmqRunner` (a worker process). A runner given here reports through its own `onBatch` /
+   * `onError`; the subscriber's are used by the default inline runner.
+   */
+  runner?: CascadeRunner;
   /** Receives `debug` lines (one per batch) and `error` lines. Default: none. */
   logger?: CacheSubscriberLogger;
   /** Called after each batch was applied, with what `update` returned and how long it took. */

@@ -7,7 +7,9 @@ import type {
   TransactionEventArgs,
   UnitOfWork,
 } from '@mikro-orm/core';
+import type { UpdateSummary } from '../core/instance-cache.js';
 import { InvalidOptionError } from '../errors.js';
+import { type CascadeBatch, type CascadeRunner, inlineRunner } from '../queue/runners.js';
 import type { Ref } from '../strategy/define.js';
 import {
   captureFlush,
@@ -28,6 +30,20 @@ interface KnexTransactionLike {
 }
 
 /** The root of a (possibly savepoint) knex transaction: what one outermost commit is keyed by. */
+/** A target's `update` result, with `failed` read as 0 when the target does not report it. */
+function withFailed(result: unknown): UpdateSummary {
+  const summary = (result ?? {}) as Partial<UpdateSummary>;
+  return {
+    refreshed: 0,
+    deleted: 0,
+    unchanged: 0,
+    skipped: 0,
+    levels: 0,
+    ...summary,
+    failed: summary.failed ?? 0,
+  };
+}
+
 function rootOf(trx: Transaction): object {
   let current = trx as KnexTransactionLike;
   while (current.parentTransaction) current = current.parentTransaction;
@@ -67,6 +83,9 @@ export class CacheSubscriber implements EventSubscriber {
   readonly #pending = new WeakMap<object, Map<string, EntityRef>>();
   /** Root transactions that are known to have committed (see `beforeTransactionRollback`). */
   readonly #committed = new WeakSet<object>();
+  /** What a root transaction commits, taken (and journaled) at `beforeTransactionCommit`. */
+  readonly #committing = new WeakMap<object, { refs: Map<string, EntityRef>; journalId?: string }>();
+  readonly #runner: CascadeRunner;
 
   /**
    * @param cache The cache to refresh, or a function returning it (handy when the subscriber must
@@ -82,6 +101,36 @@ export class CacheSubscriber implements EventSubscriber {
       );
     }
     this.#options = options;
+    const trigger = (batch: CascadeBatch) => this.#triggers.get(batch) ?? 'commit';
+    this.#runner =
+      options.runner ??
+      inlineRunner(
+        {
+          update: async (refs, updateOptions) => withFailed(await this.#target().update(refs, updateOptions)),
+        },
+        {
+          journal: options.journal,
+          onBatch: (batch, summary, duration) => {
+            options.logger?.debug?.(
+              `CacheSubscriber: refreshed ${batch.refs.length} refs after ${trigger(batch)}`,
+              {
+                refs: batch.refs.length,
+                durationMs: duration,
+              },
+            );
+            options.onBatch?.({ refs: batch.refs, trigger: trigger(batch) }, summary, duration);
+          },
+          onError: (error, batch) => this.#report(error, { refs: batch.refs, trigger: trigger(batch) }),
+        },
+      );
+  }
+
+  /** How each batch handed to the default runner came about (for `onBatch` / `onError`). */
+  readonly #triggers = new WeakMap<CascadeBatch, InvalidationBatch['trigger']>();
+
+  /** The runner the cascades go to (for `drain()` on shutdown). */
+  get runner(): CascadeRunner {
+    return this.#runner;
   }
 
   /**
@@ -130,8 +179,22 @@ export class CacheSubscriber implements EventSubscriber {
       return;
     }
     const trx = em.getTransactionContext();
-    if (trx) this.#park(trx, refs);
-    else await this.#apply(refs, 'autocommit');
+    if (trx) {
+      this.#park(trx, refs);
+      return;
+    }
+    // A write outside any transaction has committed already: journal it now (a crash before this
+    // line loses it; use transactions for writes that must never be lost), then apply it.
+    let journalId: string | undefined;
+    const modelRefs = this.#options.journal && refs.size > 0 ? this.#modelRefs(refs) : [];
+    if (modelRefs.length > 0) {
+      try {
+        journalId = await this.#options.journal!.record(em, undefined, modelRefs);
+      } catch (error) {
+        this.#report(error, null);
+      }
+    }
+    await this.#apply(refs, 'autocommit', journalId);
   }
 
   /**
@@ -149,6 +212,24 @@ export class CacheSubscriber implements EventSubscriber {
     }
     const capture = args.uow ? this.#captures.get(args.uow) : undefined;
     if (capture?.lookupsDeferred) await this.#lookUp(args.em, capture, args.transaction);
+  }
+
+  /**
+   * The outermost transaction is about to commit: take what it changed and, with a journal,
+   * write the journal entry IN this transaction, so that it commits (or rolls back) with the
+   * change. A failure to write it fails the commit: a commit must not outlive the record of what
+   * it changed. Nothing is applied here: the commit may still fail.
+   */
+  async beforeTransactionCommit(args: TransactionEventArgs): Promise<void> {
+    if (!args.transaction) return;
+    const root = rootOf(args.transaction);
+    const refs = this.#take(args);
+    const entry: { refs: Map<string, EntityRef>; journalId?: string } = { refs };
+    this.#committing.set(root, entry);
+    const journal = this.#options.journal;
+    if (!journal || refs.size === 0) return;
+    const modelRefs = this.#modelRefs(refs);
+    if (modelRefs.length > 0) entry.journalId = await journal.record(args.em, args.transaction, modelRefs);
   }
 
   /**
@@ -173,17 +254,35 @@ export class CacheSubscriber implements EventSubscriber {
     if (trx && this.#committed.has(trx)) await this.#settle(args);
   }
 
-  /** Drops what was parked under a transaction that rolled back. */
+  /** Drops what was parked under a transaction that rolled back (its journal entry rolled back too). */
   afterTransactionRollback(args: TransactionEventArgs): void {
     if (args.uow) this.#captures.delete(args.uow);
-    if (args.transaction) this.#pending.delete(rootOf(args.transaction));
+    if (args.transaction) {
+      const root = rootOf(args.transaction);
+      this.#pending.delete(root);
+      this.#committing.delete(root);
+    }
   }
 
   async #settle(args: TransactionEventArgs): Promise<void> {
+    const root = args.transaction ? rootOf(args.transaction) : undefined;
+    // Taken and deleted before awaiting anything, so a second event for the same commit finds nothing.
+    const committing = root ? this.#committing.get(root) : undefined;
+    if (root) this.#committing.delete(root);
+    const refs = committing?.refs ?? new Map<string, EntityRef>();
+    for (const [key, ref] of this.#take(args)) refs.set(key, ref);
+    await this.#apply(refs, 'commit', committing?.journalId);
+  }
+
+  /**
+   * Takes what a commit applies: the refs parked under its root transaction and, for a plain
+   * flush (`args.uow`), the flush's own capture. Each is taken once (parked refs are deleted, the
+   * capture is marked emitted), whichever commit event comes first.
+   */
+  #take(args: TransactionEventArgs): Map<string, EntityRef> {
     const refs = new Map<string, EntityRef>();
     if (args.transaction) {
       const root = rootOf(args.transaction);
-      // Taken and deleted before awaiting anything, so a second event for the same commit finds nothing.
       const parked = this.#pending.get(root);
       this.#pending.delete(root);
       for (const [key, ref] of parked ?? []) refs.set(key, ref);
@@ -204,7 +303,7 @@ export class CacheSubscriber implements EventSubscriber {
         }
       }
     }
-    await this.#apply(refs, 'commit');
+    return refs;
   }
 
   async #lookUp(em: EntityManager, capture: FlushCapture, ctx: Transaction | undefined): Promise<void> {
@@ -226,29 +325,34 @@ export class CacheSubscriber implements EventSubscriber {
     for (const [key, ref] of refs) parked.set(key, ref);
   }
 
-  async #apply(refs: Map<string, EntityRef>, trigger: InvalidationBatch['trigger']): Promise<void> {
+  /** The model refs of entity refs: mapped by `modelName`, and only models the target caches. */
+  #modelRefs(refs: Map<string, EntityRef>): Ref[] {
+    const target = this.#target();
+    const known = target.strategy ? new Set(target.strategy.modelNames) : null;
+    const out: Ref[] = [];
+    for (const { entity, pk } of refs.values()) {
+      const model = this.#options.modelName ? this.#options.modelName(entity) : entity;
+      if (model !== null && (known === null || known.has(model))) out.push({ model, pk });
+    }
+    return out;
+  }
+
+  /** Hands a commit's refs to the runner (awaited inline; queued otherwise). Never throws. */
+  async #apply(
+    refs: Map<string, EntityRef>,
+    trigger: InvalidationBatch['trigger'],
+    journalId?: string,
+  ): Promise<void> {
     if (refs.size === 0) return;
-    let batch: InvalidationBatch | null = null;
+    let batch: CascadeBatch | null = null;
     try {
-      const target = this.#target();
-      const known = target.strategy ? new Set(target.strategy.modelNames) : null;
-      const out: Ref[] = [];
-      for (const { entity, pk } of refs.values()) {
-        const model = this.#options.modelName ? this.#options.modelName(entity) : entity;
-        if (model !== null && (known === null || known.has(model))) out.push({ model, pk });
-      }
+      const out = this.#modelRefs(refs);
       if (out.length === 0) return;
-      batch = { refs: out, trigger };
-      const started = performance.now();
-      const result = await target.update(out, { updateOnly: this.#options.updateOnly ?? false });
-      const duration = performance.now() - started;
-      this.#options.logger?.debug?.(`CacheSubscriber: refreshed ${out.length} refs after ${trigger}`, {
-        refs: out.length,
-        durationMs: duration,
-      });
-      this.#options.onBatch?.(batch, result, duration);
+      batch = { refs: out, journalId, updateOnly: this.#options.updateOnly ?? false };
+      this.#triggers.set(batch, trigger);
+      await this.#runner.submit(batch);
     } catch (error) {
-      this.#report(error, batch);
+      this.#report(error, batch && { refs: batch.refs, trigger });
     }
   }
 

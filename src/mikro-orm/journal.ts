@@ -1,0 +1,538 @@
+import { defineEntity, type EntityManager, type EntityMetadata, p, type Transaction } from '@mikro-orm/core';
+import { newGeneration } from '../core/entry.js';
+import type { UpdateOptions, UpdateSummary } from '../core/instance-cache.js';
+import type { CacheStore } from '../core/store.js';
+import { InvalidOptionError, JournalError } from '../errors.js';
+import type { Ref } from '../strategy/define.js';
+import type { MikroOrmLike } from './from-mikro-orm.js';
+
+/**
+ * The journal table: one row per committed transaction that the cache must refresh, written in
+ * that transaction. Add it to your entities (`MikroORM.init({ entities: [..., CacheJournalEntry] })`)
+ * so that `orm.schema.updateSchema()` or your migrations create `gci_cache_journal`:
+ *
+ * | column | type | meaning |
+ * |---|---|---|
+ * | `id` | varchar(64) pk | unique id (no sequence: written before the commit) |
+ * | `refs` | text | the `{ model, pk }` refs to refresh, JSON |
+ * | `created_at` | bigint | µs since the epoch, when written |
+ * | `applied_at` | bigint null | µs since the epoch, when marked applied (the refresh had landed) |
+ * | `attempts` | int | how often a process tried to apply it |
+ * | `claimed_until` | bigint null | µs since the epoch: a process applying it has it until then |
+ *
+ * Times are microseconds so that marks made within one millisecond still order (the store's
+ * position is compared with them).
+ */
+export const CacheJournalEntry = defineEntity({
+  name: 'GciCacheJournalEntry',
+  tableName: 'gci_cache_journal',
+  properties: {
+    id: p.string().primary().length(64),
+    refs: p.text(),
+    createdAt: p.bigint('number').index(),
+    appliedAt: p.bigint('number').nullable().index(),
+    attempts: p.integer().default(0),
+    claimedUntil: p.bigint('number').nullable(),
+  },
+});
+
+/** What a journal needs of the cache it keeps correct: an `InstanceCache` fits. */
+export interface JournalCache {
+  readonly strategy: {
+    readonly versions: readonly string[];
+    readonly namespace: string;
+    readonly modelNames: readonly string[];
+  };
+  readonly store: CacheStore;
+  update(refs: readonly Ref[], options?: UpdateOptions): Promise<UpdateSummary>;
+  dropVersion(version: string): Promise<number>;
+  dropModel(model: string): Promise<number>;
+}
+
+/** Options of {@link CacheJournal}. */
+export interface CacheJournalOptions {
+  /**
+   * How long an entry may stay unapplied before any process applies it in place of the one that
+   * wrote it (which may have died between COMMIT and its refresh). Default 10,000 ms.
+   */
+  grace?: number;
+  /** How often each process runs {@link CacheJournal.recover}. Default 5,000 ms. */
+  interval?: number;
+  /**
+   * How long applied entries are kept: a store restored from a snapshot (or a replica that lagged)
+   * is repaired by replaying what was applied since its position, as long as the journal still
+   * holds it; an older gap drops the cached versions instead. Default 900,000 ms (15 minutes).
+   */
+  retention?: number;
+  /**
+   * An entry that could not be applied for this long (the store was down): the cached records of
+   * every model it names are dropped, in every version, rather than left stale. Default 60,000 ms.
+   */
+  maxLag?: number;
+  /** Receives what recovery did. Default: nothing. */
+  logger?: {
+    warn?(message: string, context?: Record<string, unknown>): void;
+    info?(message: string, context?: Record<string, unknown>): void;
+  };
+}
+
+/** What one {@link CacheJournal.recover} pass did. */
+export interface RecoveryReport {
+  /** Entries left behind (or replayed) that this pass applied. */
+  applied: number;
+  /** Entries that could not be applied for longer than `maxLag`: their models were dropped. */
+  dropped: number;
+  /** Applied entries replayed because the store went back in time. */
+  replayed: number;
+  /** Whether the store was found behind the journal (restored from a snapshot, lagging replica). */
+  storeWentBack: boolean;
+  /** Whether the cached versions were dropped because the gap was older than the journal keeps. */
+  droppedAll: boolean;
+  /** Applied entries pruned. */
+  pruned: number;
+}
+
+interface Knex {
+  (table: string): KnexQuery;
+  queryBuilder(): KnexQuery;
+}
+interface KnexQuery {
+  insert(row: Record<string, unknown>): KnexQuery;
+  into(table: string): KnexQuery;
+  select(...columns: string[]): KnexQuery;
+  from(table: string): KnexQuery;
+  where(column: string, operator: string, value: unknown): KnexQuery;
+  where(callback: (query: KnexQuery) => void): KnexQuery;
+  whereNull(column: string): KnexQuery;
+  whereNotNull(column: string): KnexQuery;
+  orWhere(column: string, operator: string, value: unknown): KnexQuery;
+  orWhereNull(column: string): KnexQuery;
+  whereIn(column: string, values: readonly unknown[]): KnexQuery;
+  update(values: Record<string, unknown>): KnexQuery;
+  increment(column: string, by: number): KnexQuery;
+  delete(): KnexQuery;
+  orderBy(column: string, direction: 'asc' | 'desc'): KnexQuery;
+  limit(n: number): KnexQuery;
+  max(column: string, options: { as: string }): KnexQuery;
+}
+interface SqlConnection {
+  getKnex(): Knex;
+  execute(query: unknown, params: unknown[], method: 'all' | 'run', ctx?: Transaction): Promise<unknown>;
+}
+
+type JournalColumn = 'id' | 'refs' | 'createdAt' | 'appliedAt' | 'attempts' | 'claimedUntil';
+
+type Row = { id: string; refs: string; created_at: number | string; applied_at: number | string | null };
+
+const POSITION_KEY = '~journal-position';
+// How long after an entry was marked applied the store's position must show it; shorter gaps are
+// a position write still on its way. (µs, like every time in the journal)
+const POSITION_SETTLE = 5_000_000;
+// Replays reach back this much before the store's position: clocks of processes differ a little.
+const REPLAY_MARGIN = 30_000_000;
+
+let lastMicros = 0;
+/** Microseconds since the epoch, strictly increasing within this process. */
+function nowMicros(): number {
+  lastMicros = Math.max(lastMicros + 1, Math.round((performance.timeOrigin + performance.now()) * 1000));
+  return lastMicros;
+}
+
+function positive(value: number | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new InvalidOptionError(
+      `CacheJournal: options.${name} must be a positive number of milliseconds, got ${String(value)}`,
+      {
+        context: { option: name },
+      },
+    );
+  }
+  return value;
+}
+
+/**
+ * The durable journal of what each transaction must refresh (an outbox): written in the SAME
+ * database transaction as the change, applied after the commit, marked applied once every write
+ * of the refresh landed in the store. So:
+ *
+ * - a process that dies between COMMIT and its refresh leaves the entry; any process applies it
+ *   after {@link CacheJournalOptions.grace} (recovery runs every `interval`); applying twice
+ *   changes nothing;
+ * - a refresh the store refused (it was down) stays in the journal and is retried; one that
+ *   cannot be applied for `maxLag` drops the cached records of its models instead;
+ * - the store's position (the newest applied entry it has acknowledged) is written to the store
+ *   itself; a store that goes back in time (restored from a snapshot, a lagging replica promoted)
+ *   shows an older position than the journal, and the entries applied since are replayed — or, if
+ *   the journal no longer reaches that far back, every cached version is dropped.
+ *
+ * Used by `CacheSubscriber` (`journal` option). Call {@link start} once per process.
+ */
+export class CacheJournal {
+  readonly #orm: MikroOrmLike;
+  readonly #cache: JournalCache;
+  readonly #grace: number;
+  readonly #interval: number;
+  readonly #retention: number;
+  readonly #maxLag: number;
+  readonly #logger: CacheJournalOptions['logger'];
+  readonly #table: string;
+  readonly #columns: Record<JournalColumn, string>;
+  readonly #toMark = new Set<string>();
+  #marking: Promise<void> | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #recovering: Promise<RecoveryReport> | undefined;
+  /** The highest position this process wrote to (or read from) the store. */
+  #known = 0;
+  #closed = false;
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(orm: MikroOrmLike, cache: JournalCache, options: CacheJournalOptions = {}) {
+    this.#orm = orm;
+    this.#cache = cache;
+    this.#grace = positive(options.grace, 'grace', 10_000) * 1000;
+    this.#interval = positive(options.interval, 'interval', 5_000);
+    this.#retention = positive(options.retention, 'retention', 900_000) * 1000;
+    this.#maxLag = positive(options.maxLag, 'maxLag', 60_000) * 1000;
+    this.#logger = options.logger;
+    const meta = orm.getMetadata().find(CacheJournalEntry.meta.className) as EntityMetadata | undefined;
+    if (!meta) {
+      throw new InvalidOptionError(
+        'CacheJournal: the ORM does not know CacheJournalEntry; add it to MikroORM.init({ entities }) and create its table (orm.schema.updateSchema(), or a migration)',
+      );
+    }
+    this.#table = meta.tableName;
+    const column = (name: JournalColumn) => meta.properties[name]!.fieldNames[0]!;
+    this.#columns = {
+      id: column('id'),
+      refs: column('refs'),
+      createdAt: column('createdAt'),
+      appliedAt: column('appliedAt'),
+      attempts: column('attempts'),
+      claimedUntil: column('claimedUntil'),
+    };
+  }
+
+  /**
+   * Writes an entry for `refs` inside `ctx`, the transaction being committed (or on its own, for
+   * a write made outside any transaction); resolves its id.
+   * Rejects (and so fails the commit) when the row cannot be written: a commit must not outlive
+   * the record of what it changed.
+   */
+  async record(em: EntityManager, ctx: Transaction | undefined, refs: readonly Ref[]): Promise<string> {
+    const id = `${Date.now().toString(36)}-${newGeneration()}`;
+    const c = this.#columns;
+    const connection = em.getConnection() as unknown as SqlConnection;
+    const query = connection
+      .getKnex()
+      .queryBuilder()
+      .insert({
+        [c.id]: id,
+        [c.refs]: JSON.stringify(refs.map(({ model, pk }) => ({ model, pk }))),
+        [c.createdAt]: nowMicros(),
+        [c.attempts]: 0,
+      })
+      .into(this.#table);
+    try {
+      await connection.execute(query, [], 'run', ctx);
+    } catch (error) {
+      throw new JournalError(
+        `CacheJournal: could not write the journal entry in the transaction: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    return id;
+  }
+
+  /**
+   * The entry's refresh landed in the store: mark it applied. Marks are written in batches (one
+   * UPDATE, then the store's position), a moment later; an entry whose mark is lost in a crash is
+   * applied again by recovery, which changes nothing.
+   */
+  applied(id: string): void {
+    this.#toMark.add(id);
+    this.#marking ??= Promise.resolve().then(async () => {
+      try {
+        await this.#flushMarks();
+      } finally {
+        this.#marking = undefined;
+      }
+    });
+  }
+
+  /** Writes pending marks now. */
+  async flush(): Promise<void> {
+    await this.#marking;
+    if (this.#toMark.size > 0) await this.#flushMarks();
+  }
+
+  /**
+   * Starts recovery in this process: a pass now, then every `interval`, and one whenever the
+   * store's announcements reconnect (a restarted store is checked at once). Idempotent.
+   */
+  start(): this {
+    if (this.#timer || this.#closed) return this;
+    const run = () => {
+      this.recover().catch((error: unknown) =>
+        this.#logger?.warn?.(`CacheJournal: recovery failed: ${(error as Error).message}`, { error }),
+      );
+    };
+    this.#timer = setInterval(run, this.#interval);
+    this.#timer.unref();
+    this.#unsubscribe = this.#cache.store.bus?.subscribe({ keys: () => {}, reset: run });
+    run();
+    return this;
+  }
+
+  /**
+   * One recovery pass (also what the worker and the CLI run):
+   *   1. check the store's position against the journal; replay or drop if it went back;
+   *   2. apply entries left unapplied for longer than `grace` (claimed, so that two processes do
+   *      not apply one entry at once); drop the models of those unapplied for `maxLag`;
+   *   3. prune applied entries older than `retention` (the newest one is always kept).
+   */
+  recover(): Promise<RecoveryReport> {
+    this.#recovering ??= this.#recover().finally(() => {
+      this.#recovering = undefined;
+    });
+    return this.#recovering;
+  }
+
+  /** Stops recovery and writes pending marks. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#unsubscribe?.();
+    await this.#recovering?.catch(() => {});
+    await this.flush();
+  }
+
+  async #recover(): Promise<RecoveryReport> {
+    const report: RecoveryReport = {
+      applied: 0,
+      dropped: 0,
+      replayed: 0,
+      storeWentBack: false,
+      droppedAll: false,
+      pruned: 0,
+    };
+    await this.flush();
+    await this.#checkPosition(report);
+    await this.#applyLeftBehind(report);
+    report.pruned = await this.#prune();
+    if (report.applied || report.dropped || report.storeWentBack) {
+      this.#logger?.info?.('CacheJournal: recovered', { ...report });
+    }
+    return report;
+  }
+
+  async #checkPosition(report: RecoveryReport): Promise<void> {
+    const now = nowMicros();
+    const c = this.#columns;
+    // What the store must show: the newest entry applied long enough ago for its position write
+    // to have landed, or what this process itself wrote there.
+    const settledRows = (await this.#run(
+      this.#knex()
+        .queryBuilder()
+        .max(c.appliedAt, { as: 'at' })
+        .from(this.#table)
+        .where(c.appliedAt, '<', now - POSITION_SETTLE),
+      'all',
+    )) as { at: number | string | null }[];
+    const settled = Number(settledRows[0]?.at ?? 0);
+    const expected = Math.max(settled, this.#known);
+    if (expected === 0) return;
+    const position = await this.#readPosition();
+    if (position !== undefined && position >= expected) {
+      this.#known = Math.max(this.#known, position);
+      return;
+    }
+    // The store is behind the journal: it lost writes it had acknowledged.
+    report.storeWentBack = true;
+    const from = (position ?? 0) - REPLAY_MARGIN;
+    // Entries applied before now - retention may have been pruned: a gap reaching back further
+    // cannot be replayed.
+    if (position === undefined || from < now - this.#retention) {
+      // The journal does not reach back to what the store lost: forget everything cached.
+      for (const version of this.#cache.strategy.versions) await this.#cache.dropVersion(version);
+      report.droppedAll = true;
+    } else {
+      // Unapplied again, and due at once (not counted as lagging: they were applied in time).
+      const replayed = await this.#run(
+        this.#knex()(this.#table)
+          .where(c.appliedAt, '>', from)
+          .update({ [c.appliedAt]: null, [c.claimedUntil]: null, [c.createdAt]: now - this.#grace - 1 }),
+        'run',
+      );
+      report.replayed = affected(replayed);
+    }
+    this.#logger?.warn?.('CacheJournal: the store went back in time', {
+      position: position ?? null,
+      expected,
+      replayed: report.replayed,
+      droppedAll: report.droppedAll,
+    });
+    this.#known = Math.max(position ?? 0, now);
+    await this.#writePosition(this.#known);
+  }
+
+  async #applyLeftBehind(report: RecoveryReport): Promise<void> {
+    const c = this.#columns;
+    for (;;) {
+      const now = nowMicros();
+      const rows = (await this.#run(
+        this.#knex()
+          .queryBuilder()
+          .select(c.id, c.refs, c.createdAt, c.appliedAt)
+          .from(this.#table)
+          .whereNull(c.appliedAt)
+          .where(c.createdAt, '<=', now - this.#grace)
+          .where((q) => q.whereNull(c.claimedUntil).orWhere(c.claimedUntil, '<', now))
+          .orderBy(c.createdAt, 'asc')
+          .limit(100),
+        'all',
+      )) as Row[];
+      if (rows.length === 0) return;
+      for (const row of rows) {
+        // Claim it: only one process applies an entry at a time (twice would be harmless).
+        const claimed = await this.#run(
+          this.#knex()(this.#table)
+            .where(c.id, '=', row.id)
+            .whereNull(c.appliedAt)
+            .where((q) => q.whereNull(c.claimedUntil).orWhere(c.claimedUntil, '<', now))
+            .update({ [c.claimedUntil]: now + this.#grace }),
+          'run',
+        );
+        if (affected(claimed) === 0) continue;
+        await this.#run(this.#knex()(this.#table).where(c.id, '=', row.id).increment(c.attempts, 1), 'run');
+        const refs = parseRefs(row.refs);
+        if (Number(row.created_at) < now - this.#maxLag) {
+          // Not applied for too long: drop what it concerns rather than risk it staying stale.
+          for (const model of new Set(refs.map((ref) => ref.model))) {
+            if (this.#cache.strategy.modelNames.includes(model)) await this.#cache.dropModel(model);
+          }
+          report.dropped += 1;
+          this.applied(row.id);
+          continue;
+        }
+        try {
+          const summary = await this.#cache.update(refs);
+          if (summary.failed === 0) {
+            report.applied += 1;
+            this.applied(row.id);
+          }
+        } catch (error) {
+          this.#logger?.warn?.(
+            `CacheJournal: entry ${row.id} could not be applied: ${(error as Error).message}`,
+            { error },
+          );
+        }
+      }
+      await this.flush();
+      if (rows.length < 100) return;
+    }
+  }
+
+  async #prune(): Promise<number> {
+    const c = this.#columns;
+    const newest = (await this.#run(
+      this.#knex().queryBuilder().max(c.appliedAt, { as: 'at' }).from(this.#table),
+      'all',
+    )) as { at: number | string | null }[];
+    if (newest[0]?.at === null || newest[0]?.at === undefined) return 0;
+    // The newest applied entry always stays: it tells a process that starts later what position
+    // the store must show.
+    const before = Math.min(nowMicros() - this.#retention, Number(newest[0].at));
+    return affected(
+      await this.#run(this.#knex()(this.#table).where(c.appliedAt, '<', before).delete(), 'run'),
+    );
+  }
+
+  async #flushMarks(): Promise<void> {
+    if (this.#toMark.size === 0) return;
+    const ids = [...this.#toMark];
+    this.#toMark.clear();
+    const at = nowMicros();
+    const c = this.#columns;
+    try {
+      for (let i = 0; i < ids.length; i += 500) {
+        await this.#run(
+          this.#knex()(this.#table)
+            .whereIn(c.id, ids.slice(i, i + 500))
+            .update({ [c.appliedAt]: at, [c.claimedUntil]: null }),
+          'run',
+        );
+      }
+    } catch (error) {
+      // Left unapplied: recovery applies them again (which changes nothing).
+      this.#logger?.warn?.(
+        `CacheJournal: could not mark ${ids.length} entries applied: ${(error as Error).message}`,
+        {
+          error,
+        },
+      );
+      return;
+    }
+    this.#known = Math.max(this.#known, at);
+    await this.#writePosition(at).catch((error: unknown) =>
+      this.#logger?.warn?.(`CacheJournal: could not write the store position: ${(error as Error).message}`, {
+        error,
+      }),
+    );
+  }
+
+  #positionKey(): string {
+    return `${this.#cache.strategy.namespace}:${POSITION_KEY}`;
+  }
+
+  async #readPosition(): Promise<number | undefined> {
+    const [value] = await this.#cache.store.getMany([this.#positionKey()]);
+    const position = value === undefined ? Number.NaN : Number(value);
+    return Number.isFinite(position) ? position : undefined;
+  }
+
+  async #writePosition(at: number): Promise<void> {
+    const store = this.#cache.store;
+    const key = this.#positionKey();
+    if (store.apply) {
+      await store.apply([{ type: 'max', key, value: at }]);
+      return;
+    }
+    // A store without conditional writes: read, then write the larger (a race can only lower it,
+    // which costs a harmless replay).
+    const [value] = await store.getMany([key]);
+    if (value === undefined || !(Number(value) >= at)) await store.setMany([{ key, value: String(at) }]);
+  }
+
+  #knex(): Knex {
+    return (this.#orm.em.getConnection() as unknown as SqlConnection).getKnex();
+  }
+
+  #run(query: unknown, method: 'all' | 'run'): Promise<unknown> {
+    return (this.#orm.em.getConnection() as unknown as SqlConnection).execute(query, [], method);
+  }
+}
+
+function affected(result: unknown): number {
+  if (typeof result === 'number') return result;
+  const r = result as { affectedRows?: number; changes?: number; rowCount?: number } | undefined;
+  return r?.affectedRows ?? r?.changes ?? r?.rowCount ?? 0;
+}
+
+function parseRefs(text: string): Ref[] {
+  try {
+    const refs = JSON.parse(text) as unknown;
+    if (Array.isArray(refs)) {
+      return refs.filter(
+        (ref): ref is Ref =>
+          typeof ref?.model === 'string' && (typeof ref?.pk === 'number' || typeof ref?.pk === 'string'),
+      );
+    }
+  } catch {
+    // A corrupt row names nothing.
+  }
+  return [];
+}
