@@ -11,6 +11,7 @@ import {
 } from '@mikro-orm/core';
 import { type Codec, codecs } from '../codecs/codec.js';
 import { StrategyDefinitionError } from '../errors.js';
+import type { PropertyName } from './derived-record.js';
 import { isToMany, isToOneInverse, isToOneOwner } from './relations.js';
 
 /** How a record field is read from an entity. */
@@ -24,24 +25,44 @@ export interface DerivedField {
   readonly codec: Codec<never> | undefined;
 }
 
-/** The field options of `fromMikroOrm`, per version or for all versions. */
-export interface DerivedFieldOptions {
+/**
+ * The field options of `fromMikroOrm`, per version or for the whole model. Property names are
+ * checked against the entity type `E` when it is known (`defineEntity`, `EntitySchema<E>`, a
+ * class), and again at run time against the metadata.
+ */
+export interface DerivedFieldOptions<E = object> {
   /**
    * Entity property names to include. Default: every persisted scalar property and every
-   * relation, except properties marked `hidden` (list those here to include them).
+   * relation, except properties marked `hidden` (list those here to include them). A version's
+   * `fields` replace the model's.
    */
-  fields?: readonly string[];
-  /** Entity property names to leave out (applied after `fields`). Default: none. */
-  exclude?: readonly string[];
+  fields?: readonly PropertyName<E>[];
+  /**
+   * Entity property names to leave out (applied after `fields`). Default: none. A version's
+   * `exclude` adds to the model's.
+   */
+  exclude?: readonly PropertyName<E>[];
   /**
    * Entity property name → record field name. Default naming: a scalar keeps its name; a to-one
    * relation becomes `<prop>Id` (`question` → `questionId`); a to-many or many-to-many relation
    * becomes its name without a trailing plural `s`, plus `Ids` (`choices` → `choiceIds`,
-   * `voters` → `voterIds`, `categories` → `categoryIds`).
+   * `voters` → `voterIds`, `categories` → `categoryIds`). A version's `rename` is merged over the
+   * model's, entry by entry.
    */
-  rename?: Readonly<Record<string, string>>;
-  /** Codecs by record field name, replacing the ones derived from property types. */
+  rename?: { readonly [K in PropertyName<E>]?: string };
+  /**
+   * Codecs by record field name (derived or computed), replacing the ones derived from property
+   * types. Merged entry by entry, the version's entry winning.
+   */
   codecs?: Readonly<Record<string, Codec<unknown>>>;
+}
+
+/** The field options once a version's are merged over the model's (what {@link deriveFields} reads). */
+export interface ResolvedFieldOptions {
+  readonly fields?: readonly string[] | undefined;
+  readonly exclude?: readonly string[] | undefined;
+  readonly rename?: Readonly<Record<string, string | undefined>> | undefined;
+  readonly codecs?: Readonly<Record<string, Codec<unknown>>> | undefined;
 }
 
 function fail(message: string, model: string): never {
@@ -93,8 +114,9 @@ function defaultFieldName(prop: EntityProperty, kind: FieldKind): string {
  */
 export function deriveFields(
   meta: EntityMetadata,
-  options: DerivedFieldOptions,
+  options: ResolvedFieldOptions,
   where: string,
+  computed: readonly string[] = [],
 ): DerivedField[] {
   const model = meta.className;
   const known = (name: string, option: string) => {
@@ -142,8 +164,16 @@ export function deriveFields(
       (kind === 'scalar' ? codecForProperty(prop) : kind === 'toMany' ? codecs.pkList : codecs.pk);
     out.push({ prop, field, kind, codec: codec as Codec<never> | undefined });
   }
+  for (const field of computed) {
+    const clash = names.get(field);
+    if (clash !== undefined)
+      fail(
+        `${where}: computed field "${field}" has the name of ${model}.${clash}'s field; rename one`,
+        model,
+      );
+  }
   for (const field of Object.keys(options.codecs ?? {})) {
-    if (!names.has(field))
+    if (!names.has(field) && !computed.includes(field))
       fail(`${where}: \`codecs\` names field "${field}", which is not a field of the record`, model);
   }
   return out;
