@@ -10,7 +10,7 @@ import { type EntityManager, ForeignKeyConstraintViolationException } from '@mik
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Choice, type IChoice, Question, User } from '../../examples/poll/entities.js';
 import type { Pk } from '../../src/index.js';
-import { testDatabases, waitForLockWait } from '../support/mikro-orm.js';
+import { locksRows, testDatabases, waitForLockWait } from '../support/mikro-orm.js';
 import { createPollCacheFixture, type PollCacheFixture } from '../support/poll-cache.js';
 
 describe.each(await testDatabases())('CacheSubscriber + InstanceCache on %s: writes', (database) => {
@@ -18,7 +18,7 @@ describe.each(await testDatabases())('CacheSubscriber + InstanceCache on %s: wri
   let race: PollCacheFixture | undefined;
   beforeAll(async () => {
     f = await createPollCacheFixture(database, 'writes');
-    if (database === 'postgres')
+    if (locksRows(database))
       race = await createPollCacheFixture(database, 'writes_race', { updateOnly: true });
   });
   afterAll(async () => {
@@ -180,10 +180,11 @@ describe.each(await testDatabases())('CacheSubscriber + InstanceCache on %s: wri
     },
   );
 
-  // Two forks on Postgres. `race` has updateOnly and caches only Users, so no Choice record is ever
-  // filled: only the delete's own lookup can name a voter whose vote the database cascades away.
-  // Registered on Postgres only (SQLite has no row locks and one connection), rather than skipped.
-  if (database === 'postgres') {
+  // Two forks on Postgres and MariaDB. `race` has updateOnly and caches only Users, so no Choice
+  // record is ever filled: only the delete's own lookup can name a voter whose vote the database
+  // cascades away. Registered where rows lock only (SQLite has no row locks and one connection),
+  // rather than skipped.
+  if (locksRows(database)) {
     it.each([
       ['the Choice (a reference)', (em: EntityManager, c: IChoice) => em.getReference(Choice, c.id)],
       [
@@ -215,7 +216,9 @@ describe.each(await testDatabases())('CacheSubscriber + InstanceCache on %s: wri
               () => 'committed',
               (error: unknown) => error,
             );
-            const waiting = waitForLockWait(lean.orm).then((yes) => (yes ? 'waiting' : 'timed out'));
+            const waiting = waitForLockWait(lean.orm, database).then((yes) =>
+              yes ? 'waiting' : 'timed out',
+            );
             meanwhile = await Promise.race([vote, waiting]);
           },
         });
