@@ -185,6 +185,31 @@ describe.each(await testDatabases())('CacheSubscriber + InstanceCache on %s: wri
   // cascades away. Registered where rows lock only (SQLite has no row locks and one connection),
   // rather than skipped.
   if (locksRows(database)) {
+    it('a vote committed after the deleting transaction took its snapshot is still named', async () => {
+      const lean = race!;
+      await lean.reset();
+      const choiceId = lean.seeded.choiceIds[0]!;
+      const voted = await lean.orm.em.fork().findOneOrFail(Choice, choiceId, { populate: ['voters'] });
+      const newcomer = lean.seeded.userIds.find((id) => !voted.voters.getItems().some((u) => u.id === id))!;
+      const users = (await lean.allPks()).User;
+      for (const version of ['v1', 'v2']) await lean.cache.getInstances('User', users, { version });
+      await lean.orm.em.fork().transactional(async (tx) => {
+        // A plain read first: under REPEATABLE READ (MariaDB's default) it fixes the snapshot.
+        const doomed = await tx.findOneOrFail(Choice, choiceId);
+        // Another connection votes for the choice and commits (its FK check needs no lock we hold).
+        const other = lean.orm.em.fork();
+        const choice = await other.findOneOrFail(Choice, choiceId, { populate: ['voters'] });
+        choice.voters.add(other.getReference(User, newcomer));
+        await other.flush();
+        expect((await lean.cache.getInstances('User', [newcomer], { version: 'v2' }))[0]).toMatchObject({
+          voteIds: expect.arrayContaining([choiceId]),
+        });
+        // The DELETE cascades to the new vote too; the lookup must read past the snapshot to name it.
+        tx.remove(doomed);
+      });
+      await expectUsersExact(users, lean);
+    });
+
     it.each([
       ['the Choice (a reference)', (em: EntityManager, c: IChoice) => em.getReference(Choice, c.id)],
       [

@@ -139,7 +139,7 @@ describe.each(await testDatabases())('CacheSubscriber and FK cascades on %s', (d
     expect(lookups.every((sql) => sql.startsWith('select'))).toBe(true);
     expect(statements.slice(0, begin).filter((sql) => sql.startsWith('select'))).toEqual([]);
     const locked = lookups.filter((sql) => sql.endsWith('for update'));
-    expect(locked).toHaveLength(locksRows(database) ? 5 : 0);
+    expect(locked).toHaveLength(locksRows(database) ? 7 : 0);
   });
 
   it('a loaded subtree is still read from the database: a child it did not know is named too', async () => {

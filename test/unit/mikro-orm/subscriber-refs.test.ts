@@ -119,8 +119,8 @@ describe.each(await testDatabases())('CacheSubscriber refs on %s', (database) =>
     await em.flush();
     expect(f.target.refs).toEqual(expected.sort());
     // Postgres and MariaDB first lock the question (`for update`): no choice can be added to it
-    // meanwhile. Then, everywhere: its choices (locked where rows lock: no vote for them can commit
-    // meanwhile), their voters.
+    // meanwhile. Then, everywhere: its choices (locked: no vote for them can commit meanwhile), their
+    // voters (locked too: a locking read sees votes committed after a REPEATABLE READ snapshot).
     const statements = f.db.sql.statements.map((sql) => sql.trim().toLowerCase());
     const lookups = statements.slice(
       1,
@@ -130,7 +130,7 @@ describe.each(await testDatabases())('CacheSubscriber refs on %s', (database) =>
     expect(lookups.map((sql) => /from\s+\S*(question|choice_voters|choice)\b/.exec(sql)?.[1])).toEqual(
       locksRows(database) ? ['question', 'choice', 'choice_voters'] : ['choice', 'choice_voters'],
     );
-    expect(lookups.filter((sql) => sql.endsWith('for update'))).toHaveLength(locksRows(database) ? 2 : 0);
+    expect(lookups.filter((sql) => sql.endsWith('for update'))).toHaveLength(locksRows(database) ? 3 : 0);
   });
 
   it.each([
