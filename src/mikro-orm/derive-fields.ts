@@ -12,6 +12,7 @@ import {
 import { type Codec, codecs } from '../codecs/codec.js';
 import { StrategyDefinitionError } from '../errors.js';
 import type { PropertyName } from './derived-record.js';
+import type { ComputedField } from './from-mikro-orm-options.js';
 import { isToMany, isToOneInverse, isToOneOwner } from './relations.js';
 
 /** How a record field is read from an entity. */
@@ -177,4 +178,55 @@ export function deriveFields(
       fail(`${where}: \`codecs\` names field "${field}", which is not a field of the record`, model);
   }
   return out;
+}
+
+/** Checks computed fields: a function `value`, `from` naming relations of the entity. */
+export function checkComputed(
+  meta: EntityMetadata,
+  computed: Readonly<Record<string, ComputedField>>,
+  where: string,
+): [string, ComputedField][] {
+  const model = meta.className;
+  return Object.entries(computed).map(([field, spec]) => {
+    if (!/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(field))
+      fail(`${where}: computed field name ${JSON.stringify(field)} is not an identifier`, model);
+    if (!spec || typeof spec.value !== 'function')
+      fail(`${where}: computed field "${field}" needs value(entity, related), a function`, model);
+    for (const relation of spec.from ?? []) {
+      const prop = meta.properties[relation as keyof typeof meta.properties];
+      if (!prop || prop.kind === 'scalar' || prop.kind === 'embedded')
+        fail(
+          `${where}: computed field "${field}" reads from "${relation}", which is not a relation of ${model} (${meta.relations.map((r) => r.name).join(', ')})`,
+          model,
+        );
+    }
+    return [field, spec];
+  });
+}
+
+const guards = new Map<string, object>();
+
+/**
+ * The prototype of a computed field's `related` object: reading a relation of the entity that
+ * the field's `from` does not list throws, instead of reading `undefined` where pks were expected.
+ */
+export function relatedGuard(meta: EntityMetadata, model: string, field: string, from: readonly string[]) {
+  const key = `${model}\u0000${field}\u0000${from.join(',')}`;
+  let guard = guards.get(key);
+  if (!guard) {
+    guard = {};
+    for (const prop of meta.relations) {
+      if (from.includes(prop.name)) continue;
+      Object.defineProperty(guard, prop.name, {
+        get() {
+          throw new StrategyDefinitionError(
+            `fromMikroOrm: computed field ${model}.${field} reads related pks of "${prop.name}"; list it in the field's \`from\``,
+            { context: { model, field } },
+          );
+        },
+      });
+    }
+    guards.set(key, guard);
+  }
+  return guard;
 }

@@ -1,19 +1,20 @@
-import type {
-  EntityClass,
-  EntityManager,
-  EntityMetadata,
-  EntityName,
-  EntityProperty,
-  EntitySchema,
-  MetadataStorage,
-} from '@mikro-orm/core';
+import type { EntityMetadata, EntityName, EntityProperty } from '@mikro-orm/core';
 import { Utils } from '@mikro-orm/core';
 import type { Codec } from '../codecs/codec.js';
 import { StrategyDefinitionError } from '../errors.js';
-import { defineModel, type ModelDefinition, type Ref, type VersionFunctions } from '../strategy/define.js';
+import { defineModel, type Ref, type VersionFunctions } from '../strategy/define.js';
 import type { Pk } from '../strategy/pk.js';
-import { type DerivedField, type DerivedFieldOptions, deriveFields } from './derive-fields.js';
-import type { DerivedRecord, DerivedVersionRecords, RelatedPks, RelationName } from './derived-record.js';
+import { checkComputed, type DerivedField, deriveFields, relatedGuard } from './derive-fields.js';
+import type { DerivedRecord, RelatedPks } from './derived-record.js';
+import {
+  type ComputedField,
+  type DerivedModel,
+  type EntityOf,
+  type FromMikroOrmOptions,
+  type FromMikroOrmVersionOptions,
+  type MikroOrmLike,
+  mergeVersionOptions,
+} from './from-mikro-orm-options.js';
 import {
   fetchRelationPairs,
   isToOneOwner,
@@ -24,109 +25,15 @@ import {
 } from './relations.js';
 
 export type { DerivedRecord } from './derived-record.js';
-
-/** What `fromMikroOrm` needs from an ORM: its global entity manager and its metadata. */
-export interface MikroOrmLike {
-  readonly em: EntityManager;
-  getMetadata(): MetadataStorage;
-}
-
-/**
- * A field computed from the entity when its record is serialized (`supportCount`, `voteCount`):
- * `value(entity, related)` returns a JSON value, or a value its codec (`codecs: { [field]: … }`)
- * encodes. The loaded entity has no populated collections: read related pks from `related`,
- * which holds, sorted, the pks of each relation listed in `from` (the loader reads them with the
- * entities: one query per to-many relation for the whole batch). Reading a relation not listed
- * in `from` throws. The function's source and `from` are part of the strategy hash, so changing
- * them starts a fresh cache.
- */
-export interface ComputedField<E = object, V = unknown> {
-  /** The relations whose pks `value` reads. Default: none. */
-  readonly from?: readonly RelationName<E>[];
-  /** Computes the field. Must be synchronous and pure: the same entity gives the same value. */
-  value(entity: E, related: RelatedPks<E>): V;
-}
-
-/** Per-version options of {@link fromMikroOrm}: the field options, `computed` and `visible`. */
-export interface FromMikroOrmVersionOptions<E = object> extends DerivedFieldOptions<E> {
-  /**
-   * Fields computed from the entity, by record field name (see {@link ComputedField}). Default:
-   * none. A version's entries are merged over the model's.
-   */
-  computed?: { readonly [field: string]: ComputedField<E> };
-  /**
-   * Returns `false` to hide an instance: its record is `null` and it reads as not found (inactive
-   * users, unpublished questions). Default: every instance is visible. A version's `visible`
-   * replaces the model's (`visible: undefined` shows every instance in that version).
-   */
-  visible?(entity: E): boolean;
-}
-
-/** Options of {@link fromMikroOrm}. */
-export interface FromMikroOrmOptions<E = object> extends FromMikroOrmVersionOptions<E> {
-  /**
-   * The model name in the strategy. Default: the entity name. MikroORM 6's entity types do not
-   * carry the entity's name, so give it here (`name: 'Question'`) for the strategy's record map
-   * to be keyed by it; without it the model's name types as `string`.
-   */
-  name?: string;
-  /**
-   * The versions the model exists in. An array gives each the options above; an object gives each
-   * version its own options, merged over the ones above (see {@link FromMikroOrmVersionOptions}
-   * for how each option merges). Default: every version of the strategy.
-   */
-  versions?: readonly string[] | { readonly [version: string]: FromMikroOrmVersionOptions<E> };
-  /**
-   * The entity names the invalidator may name. Default: every entity this one is related to. Leave
-   * out related entities the strategy does not cache.
-   */
-  cascadeTo?: readonly string[];
-  /**
-   * Which neighbours the invalidator names when a record changed. `'changed'` (default): only
-   * those whose relation to this instance changed (joined, left), since a derived record holds
-   * nothing but pks of its neighbours. `'all'`: every previous and current neighbour, for
-   * strategies whose other models embed more of this one than its pk.
-   */
-  neighbours?: 'changed' | 'all';
-}
-
-/**
- * The entity type behind what `fromMikroOrm` is given: the `E` of a `defineEntity` result or an
- * `EntitySchema<E>`, the instance type of a class, `object` (untyped) for an entity name.
- */
-export type EntityOf<S> = S extends string
-  ? object
-  : S extends EntitySchema<infer E, never>
-    ? E
-    : S extends EntitySchema<infer E, infer _Base>
-      ? E
-      : S extends EntityClass<infer E>
-        ? E
-        : object;
-
-/** The model name `fromMikroOrm` gives: `options.name`, else the entity name when given as a string, else `string`. */
-export type DerivedModelName<S, O> = O extends { readonly name: infer N extends string }
-  ? N
-  : S extends string
-    ? S
-    : string;
-
-/**
- * What `fromMikroOrm` returns: a model definition whose records are typed from the entity type
- * and the options, per version. Read the records through the strategy: `RecordsOf<typeof
- * strategy, 'v2'>['Question']`. A model whose name is only known as `string` (no `name` option,
- * entity given as a schema or class) keeps untyped records ({@link DerivedRecord}): the
- * strategy's record map could not tell it from the other models anyway.
- */
-export type DerivedModel<S, O> =
-  string extends DerivedModelName<S, O>
-    ? ModelDefinition<string, EntityOf<S>, DerivedRecord>
-    : ModelDefinition<
-        DerivedModelName<S, O>,
-        EntityOf<S>,
-        DerivedVersionRecords<EntityOf<S>, O>[keyof DerivedVersionRecords<EntityOf<S>, O>] & object,
-        DerivedVersionRecords<EntityOf<S>, O>
-      >;
+export type {
+  ComputedField,
+  DerivedModel,
+  DerivedModelName,
+  EntityOf,
+  FromMikroOrmOptions,
+  FromMikroOrmVersionOptions,
+  MikroOrmLike,
+} from './from-mikro-orm-options.js';
 
 interface VersionPlan<T> {
   readonly fields: readonly DerivedField[];
@@ -172,6 +79,12 @@ function sortPks(pks: Pk[]): Pk[] {
  * - **Invalidator.** The neighbours through every relation the record holds, from the fresh
  *   entity AND from the previous record, so a child moved from A to B names both.
  *
+ * - **Types.** The records are typed, per version, from the entity type (a `defineEntity`
+ *   result, an `EntitySchema<E>`, a class) and the literal options, by the same rules; read them
+ *   with `RecordsOf<typeof strategy, 'v2'>`. Give `name` for the model name to be a literal
+ *   (MikroORM 6's entity types do not carry it); without it, and for an entity given by name,
+ *   records are untyped ({@link DerivedRecord}).
+ *
  * The ORM must be initialised (its metadata discovered). Misuse fails here, synchronously, with a
  * `StrategyDefinitionError` (`E_STRATEGY_INVALID`) naming the entity, the option and the fix.
  *
@@ -179,11 +92,12 @@ function sortPks(pks: Pk[]): Pk[] {
  * const strategy = defineStrategy({
  *   versions: ['v1', 'v2'],
  *   models: [
- *     fromMikroOrm(orm, 'Question'),
- *     fromMikroOrm(orm, 'Choice', { versions: { v1: {}, v2: { exclude: ['voters'] } } }),
- *     fromMikroOrm(orm, 'User', { exclude: ['active'], visible: (u) => u.active }),
+ *     fromMikroOrm(orm, Question, { name: 'Question' }),
+ *     fromMikroOrm(orm, Choice, { name: 'Choice', versions: { v1: {}, v2: { exclude: ['voters'] } } }),
+ *     fromMikroOrm(orm, User, { name: 'User', exclude: ['active'], visible: (u) => u.active }),
  *   ],
  * });
+ * type ChoiceV2 = RecordsOf<typeof strategy, 'v2'>['Choice']; // { id, choiceText, questionId }
  */
 export function fromMikroOrm<
   const S extends string | object,
@@ -363,88 +277,8 @@ export function fromMikroOrm<
   }) as unknown as DerivedModel<S, O>;
 }
 
-/** The merged options of one version (see {@link FromMikroOrmVersionOptions} for the rules). */
-interface MergedVersionOptions {
-  readonly fields: readonly string[] | undefined;
-  readonly exclude: readonly string[];
-  readonly rename: Readonly<Record<string, string | undefined>>;
-  readonly codecs: Readonly<Record<string, Codec<unknown>>>;
-  readonly computed: Readonly<Record<string, ComputedField>>;
-  readonly visible: ((entity: object) => boolean) | undefined;
-}
-
-/**
- * Merges a version's options over the model's: `fields` and `visible` of the version replace the
- * model's, `exclude` lists add up, and `rename`, `codecs` and `computed` merge entry by entry with
- * the version's entry winning.
- */
-export function mergeVersionOptions(
-  model: FromMikroOrmVersionOptions,
-  own: FromMikroOrmVersionOptions,
-): MergedVersionOptions {
-  return {
-    fields: 'fields' in own ? own.fields : model.fields,
-    exclude: [...new Set([...(model.exclude ?? []), ...(own.exclude ?? [])])],
-    rename: { ...model.rename, ...own.rename },
-    codecs: { ...model.codecs, ...own.codecs },
-    computed: { ...model.computed, ...own.computed },
-    visible: 'visible' in own ? own.visible : model.visible,
-  };
-}
-
 function relationKind(prop: EntityProperty): DerivedField['kind'] {
   return isToOneOwner(prop) ? 'toOne' : prop.kind === '1:1' ? 'toOneInverse' : 'toMany';
-}
-
-/** Checks computed fields: a function `value`, `from` naming relations of the entity. */
-function checkComputed(
-  meta: EntityMetadata,
-  computed: Readonly<Record<string, ComputedField>>,
-  where: string,
-): [string, ComputedField][] {
-  const model = meta.className;
-  return Object.entries(computed).map(([field, spec]) => {
-    if (!/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(field))
-      fail(`${where}: computed field name ${JSON.stringify(field)} is not an identifier`, model);
-    if (!spec || typeof spec.value !== 'function')
-      fail(`${where}: computed field "${field}" needs value(entity, related), a function`, model);
-    for (const relation of spec.from ?? []) {
-      const prop = meta.properties[relation as keyof typeof meta.properties];
-      if (!prop || prop.kind === 'scalar' || prop.kind === 'embedded')
-        fail(
-          `${where}: computed field "${field}" reads from "${relation}", which is not a relation of ${model} (${meta.relations.map((r) => r.name).join(', ')})`,
-          model,
-        );
-    }
-    return [field, spec];
-  });
-}
-
-const guards = new Map<string, object>();
-
-/**
- * The prototype of a computed field's `related` object: reading a relation of the entity that
- * the field's `from` does not list throws, instead of reading `undefined` where pks were expected.
- */
-function relatedGuard(meta: EntityMetadata, model: string, field: string, from: readonly string[]) {
-  const key = `${model}\u0000${field}\u0000${from.join(',')}`;
-  let guard = guards.get(key);
-  if (!guard) {
-    guard = {};
-    for (const prop of meta.relations) {
-      if (from.includes(prop.name)) continue;
-      Object.defineProperty(guard, prop.name, {
-        get() {
-          throw new StrategyDefinitionError(
-            `fromMikroOrm: computed field ${model}.${field} reads related pks of "${prop.name}"; list it in the field's \`from\``,
-            { context: { model, field } },
-          );
-        },
-      });
-    }
-    guards.set(key, guard);
-  }
-  return guard;
 }
 
 function toPkList(value: unknown): Pk[] {
