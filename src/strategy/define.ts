@@ -218,7 +218,9 @@ export type VersionsOf<S extends StrategyTypes> = keyof NonNullable<S['__version
 /** A checked, immutable strategy: the models, their versions and their key prefixes. */
 export interface Strategy<
   Records extends object = Record<string, object>,
-  VersionRecords extends object = Record<string, Records>,
+  // `object` by default, so that APIs typed with `Strategy<Records>` accept every strategy whatever
+  // models each version holds.
+  VersionRecords extends object = object,
 > {
   readonly versions: readonly string[];
   readonly defaultVersion: string;

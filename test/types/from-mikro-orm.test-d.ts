@@ -27,8 +27,10 @@ import type {
 } from '../../examples/poll/strategy.js';
 import {
   codecs,
+  createLoaders,
   defineModel,
   defineStrategy,
+  InstanceCache,
   type Pk,
   type RecordsOf,
   type VersionsOf,
@@ -123,9 +125,11 @@ describe('fromMikroOrm options shape the record, per version', () => {
     }>();
   });
 
-  it('a model exists only in the versions it lists', () => {
+  it('a model exists only in the versions it lists; the cache and its loaders take the strategy', () => {
     expectTypeOf<keyof RecordsOf<typeof strategy, 'v1'>>().toEqualTypeOf<'User'>();
     expectTypeOf<keyof RecordsOf<typeof strategy, 'v2'>>().toEqualTypeOf<'User' | 'Choice'>();
+    const loaders = createLoaders(new InstanceCache(strategy), { version: 'v2' });
+    expectTypeOf(loaders.Choice.load(1)).resolves.toEqualTypeOf<ChoiceRecord | null>();
   });
 
   it('property names are checked against the entity', () => {
