@@ -79,13 +79,11 @@ export interface FromMikroOrmOptions<E = object> extends FromMikroOrmVersionOpti
  */
 export type EntityOf<S> = S extends string
   ? object
-  : S extends EntitySchema<infer E, never>
+  : S extends EntitySchema<infer E, infer _Base>
     ? E
-    : S extends EntitySchema<infer E, infer _Base>
+    : S extends EntityClass<infer E>
       ? E
-      : S extends EntityClass<infer E>
-        ? E
-        : object;
+      : object;
 
 /** The model name `fromMikroOrm` gives: `options.name`, else the entity name when given as a string, else `string`. */
 export type DerivedModelName<S, O> = O extends { readonly name: infer N extends string }
