@@ -68,11 +68,14 @@ export {
   type ModelDefinition,
   type ModelOptions,
   type RecordMap,
+  type RecordsOf,
   type Ref,
   type ResolvedModel,
   type ResolvedVersion,
   type Strategy,
   type StrategyOptions,
   type VersionFunctions,
+  type VersionRecordMap,
+  type VersionsOf,
 } from './strategy/define.js';
 export { normalizePk, type Pk, type PkType } from './strategy/pk.js';

@@ -11,6 +11,8 @@ import {
 } from '@mikro-orm/core';
 import { type Codec, codecs } from '../codecs/codec.js';
 import { StrategyDefinitionError } from '../errors.js';
+import type { PropertyName } from './derived-record.js';
+import type { ComputedField } from './from-mikro-orm-options.js';
 import { isToMany, isToOneInverse, isToOneOwner } from './relations.js';
 
 /** How a record field is read from an entity. */
@@ -24,24 +26,44 @@ export interface DerivedField {
   readonly codec: Codec<never> | undefined;
 }
 
-/** The field options of `fromMikroOrm`, per version or for all versions. */
-export interface DerivedFieldOptions {
+/**
+ * The field options of `fromMikroOrm`, per version or for the whole model. Property names are
+ * checked against the entity type `E` when it is known (`defineEntity`, `EntitySchema<E>`, a
+ * class), and again at run time against the metadata.
+ */
+export interface DerivedFieldOptions<E = object> {
   /**
    * Entity property names to include. Default: every persisted scalar property and every
-   * relation, except properties marked `hidden` (list those here to include them).
+   * relation, except properties marked `hidden` (list those here to include them). A version's
+   * `fields` replace the model's.
    */
-  fields?: readonly string[];
-  /** Entity property names to leave out (applied after `fields`). Default: none. */
-  exclude?: readonly string[];
+  fields?: readonly PropertyName<E>[];
+  /**
+   * Entity property names to leave out (applied after `fields`). Default: none. A version's
+   * `exclude` adds to the model's.
+   */
+  exclude?: readonly PropertyName<E>[];
   /**
    * Entity property name → record field name. Default naming: a scalar keeps its name; a to-one
    * relation becomes `<prop>Id` (`question` → `questionId`); a to-many or many-to-many relation
    * becomes its name without a trailing plural `s`, plus `Ids` (`choices` → `choiceIds`,
-   * `voters` → `voterIds`, `categories` → `categoryIds`).
+   * `voters` → `voterIds`, `categories` → `categoryIds`). A version's `rename` is merged over the
+   * model's, entry by entry.
    */
-  rename?: Readonly<Record<string, string>>;
-  /** Codecs by record field name, replacing the ones derived from property types. */
+  rename?: { readonly [K in PropertyName<E>]?: string };
+  /**
+   * Codecs by record field name (derived or computed), replacing the ones derived from property
+   * types. Merged entry by entry, the version's entry winning.
+   */
   codecs?: Readonly<Record<string, Codec<unknown>>>;
+}
+
+/** The field options once a version's are merged over the model's (what {@link deriveFields} reads). */
+export interface ResolvedFieldOptions {
+  readonly fields?: readonly string[] | undefined;
+  readonly exclude?: readonly string[] | undefined;
+  readonly rename?: Readonly<Record<string, string | undefined>> | undefined;
+  readonly codecs?: Readonly<Record<string, Codec<unknown>>> | undefined;
 }
 
 function fail(message: string, model: string): never {
@@ -93,8 +115,9 @@ function defaultFieldName(prop: EntityProperty, kind: FieldKind): string {
  */
 export function deriveFields(
   meta: EntityMetadata,
-  options: DerivedFieldOptions,
+  options: ResolvedFieldOptions,
   where: string,
+  computed: readonly string[] = [],
 ): DerivedField[] {
   const model = meta.className;
   const known = (name: string, option: string) => {
@@ -142,9 +165,68 @@ export function deriveFields(
       (kind === 'scalar' ? codecForProperty(prop) : kind === 'toMany' ? codecs.pkList : codecs.pk);
     out.push({ prop, field, kind, codec: codec as Codec<never> | undefined });
   }
+  for (const field of computed) {
+    const clash = names.get(field);
+    if (clash !== undefined)
+      fail(
+        `${where}: computed field "${field}" has the name of ${model}.${clash}'s field; rename one`,
+        model,
+      );
+  }
   for (const field of Object.keys(options.codecs ?? {})) {
-    if (!names.has(field))
+    if (!names.has(field) && !computed.includes(field))
       fail(`${where}: \`codecs\` names field "${field}", which is not a field of the record`, model);
   }
   return out;
+}
+
+/** Checks computed fields: a function `value`, `from` naming relations of the entity. */
+export function checkComputed(
+  meta: EntityMetadata,
+  computed: Readonly<Record<string, ComputedField>>,
+  where: string,
+): [string, ComputedField][] {
+  const model = meta.className;
+  return Object.entries(computed).map(([field, spec]) => {
+    if (!/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(field))
+      fail(`${where}: computed field name ${JSON.stringify(field)} is not an identifier`, model);
+    if (!spec || typeof spec.value !== 'function')
+      fail(`${where}: computed field "${field}" needs value(entity, related), a function`, model);
+    for (const relation of spec.from ?? []) {
+      const prop = meta.properties[relation as keyof typeof meta.properties];
+      if (!prop || prop.kind === 'scalar' || prop.kind === 'embedded')
+        fail(
+          `${where}: computed field "${field}" reads from "${relation}", which is not a relation of ${model} (${meta.relations.map((r) => r.name).join(', ')})`,
+          model,
+        );
+    }
+    return [field, spec];
+  });
+}
+
+const guards = new Map<string, object>();
+
+/**
+ * The prototype of a computed field's `related` object: reading a relation of the entity that
+ * the field's `from` does not list throws, instead of reading `undefined` where pks were expected.
+ */
+export function relatedGuard(meta: EntityMetadata, model: string, field: string, from: readonly string[]) {
+  const key = `${model}\u0000${field}\u0000${from.join(',')}`;
+  let guard = guards.get(key);
+  if (!guard) {
+    guard = {};
+    for (const prop of meta.relations) {
+      if (from.includes(prop.name)) continue;
+      Object.defineProperty(guard, prop.name, {
+        get() {
+          throw new StrategyDefinitionError(
+            `fromMikroOrm: computed field ${model}.${field} reads related pks of "${prop.name}"; list it in the field's \`from\``,
+            { context: { model, field } },
+          );
+        },
+      });
+    }
+    guards.set(key, guard);
+  }
+  return guard;
 }

@@ -1,55 +1,44 @@
-import type { EntityManager, EntityMetadata, EntityName, MetadataStorage } from '@mikro-orm/core';
+import type { EntityMetadata, EntityName, EntityProperty } from '@mikro-orm/core';
 import { Utils } from '@mikro-orm/core';
 import type { Codec } from '../codecs/codec.js';
 import { StrategyDefinitionError } from '../errors.js';
-import { defineModel, type ModelDefinition, type Ref, type VersionFunctions } from '../strategy/define.js';
+import { defineModel, type Ref, type VersionFunctions } from '../strategy/define.js';
 import type { Pk } from '../strategy/pk.js';
-import { type DerivedField, type DerivedFieldOptions, deriveFields } from './derive-fields.js';
-import { fetchRelationPairs, pkOfEntity, relatedEntity, scalarValue, singlePkProp } from './relations.js';
+import { checkComputed, type DerivedField, deriveFields, relatedGuard } from './derive-fields.js';
+import type { DerivedRecord, RelatedPks } from './derived-record.js';
+import {
+  type ComputedField,
+  type DerivedModel,
+  type EntityOf,
+  type FromMikroOrmOptions,
+  type FromMikroOrmVersionOptions,
+  type MikroOrmLike,
+  mergeVersionOptions,
+} from './from-mikro-orm-options.js';
+import {
+  fetchRelationPairs,
+  isToOneOwner,
+  pkOfEntity,
+  relatedEntity,
+  scalarValue,
+  singlePkProp,
+} from './relations.js';
 
-/** The record of a derived model: plain fields, `<prop>Id` pks and sorted `<prop>Ids` lists. */
-export type DerivedRecord = Readonly<Record<string, unknown>>;
-
-/** What `fromMikroOrm` needs from an ORM: its global entity manager and its metadata. */
-export interface MikroOrmLike {
-  readonly em: EntityManager;
-  getMetadata(): MetadataStorage;
-}
-
-/** Per-version options of {@link fromMikroOrm}: the field options, and `visible`. */
-export interface FromMikroOrmVersionOptions<T> extends DerivedFieldOptions {
-  /**
-   * Returns `false` to hide an instance: its record is `null` and it reads as not found (inactive
-   * users, unpublished questions). Default: every instance is visible.
-   */
-  visible?(entity: T): boolean;
-}
-
-/** Options of {@link fromMikroOrm}. */
-export interface FromMikroOrmOptions<T> extends FromMikroOrmVersionOptions<T> {
-  /** The model name in the strategy. Default: the entity name. */
-  name?: string;
-  /**
-   * The versions the model exists in. An array gives each the options above; an object gives each
-   * version its own options, merged over the ones above. Default: every version of the strategy.
-   */
-  versions?: readonly string[] | Readonly<Record<string, FromMikroOrmVersionOptions<T>>>;
-  /**
-   * The entity names the invalidator may name. Default: every entity this one is related to. Leave
-   * out related entities the strategy does not cache.
-   */
-  cascadeTo?: readonly string[];
-  /**
-   * Which neighbours the invalidator names when a record changed. `'changed'` (default): only
-   * those whose relation to this instance changed (joined, left), since a derived record holds
-   * nothing but pks of its neighbours. `'all'`: every previous and current neighbour, for
-   * strategies whose other models embed more of this one than its pk.
-   */
-  neighbours?: 'changed' | 'all';
-}
+export type { DerivedRecord } from './derived-record.js';
+export type {
+  ComputedField,
+  DerivedModel,
+  DerivedModelName,
+  EntityOf,
+  FromMikroOrmOptions,
+  FromMikroOrmVersionOptions,
+  MikroOrmLike,
+} from './from-mikro-orm-options.js';
 
 interface VersionPlan<T> {
   readonly fields: readonly DerivedField[];
+  readonly computed: readonly [string, ComputedField<T>][];
+  readonly codecs: Readonly<Record<string, Codec<unknown>>>;
   readonly visible: ((entity: T) => boolean) | undefined;
 }
 
@@ -90,6 +79,12 @@ function sortPks(pks: Pk[]): Pk[] {
  * - **Invalidator.** The neighbours through every relation the record holds, from the fresh
  *   entity AND from the previous record, so a child moved from A to B names both.
  *
+ * - **Types.** The records are typed, per version, from the entity type (a `defineEntity`
+ *   result, an `EntitySchema<E>`, a class) and the literal options, by the same rules; read them
+ *   with `RecordsOf<typeof strategy, 'v2'>`. Give `name` for the model name to be a literal
+ *   (MikroORM 6's entity types do not carry it); without it, and for an entity given by name,
+ *   records are untyped ({@link DerivedRecord}).
+ *
  * The ORM must be initialised (its metadata discovered). Misuse fails here, synchronously, with a
  * `StrategyDefinitionError` (`E_STRATEGY_INVALID`) naming the entity, the option and the fix.
  *
@@ -97,21 +92,23 @@ function sortPks(pks: Pk[]): Pk[] {
  * const strategy = defineStrategy({
  *   versions: ['v1', 'v2'],
  *   models: [
- *     fromMikroOrm(orm, 'Question'),
- *     fromMikroOrm(orm, 'Choice', { versions: { v1: {}, v2: { exclude: ['voters'] } } }),
- *     fromMikroOrm(orm, 'User', { exclude: ['active'], visible: (u) => u.active }),
+ *     fromMikroOrm(orm, Question, { name: 'Question' }),
+ *     fromMikroOrm(orm, Choice, { name: 'Choice', versions: { v1: {}, v2: { exclude: ['voters'] } } }),
+ *     fromMikroOrm(orm, User, { name: 'User', exclude: ['active'], visible: (u) => u.active }),
  *   ],
  * });
+ * type ChoiceV2 = RecordsOf<typeof strategy, 'v2'>['Choice']; // { id, choiceText, questionId }
  */
-export function fromMikroOrm<T extends object = object>(
-  orm: MikroOrmLike,
-  entity: EntityName<T>,
-  options: FromMikroOrmOptions<T> = {},
-): ModelDefinition<string, T, DerivedRecord> {
+export function fromMikroOrm<
+  const S extends string | object,
+  const O extends FromMikroOrmOptions<EntityOf<S>>,
+>(orm: MikroOrmLike, entity: S, options?: O): DerivedModel<S, O> {
   if (!orm || typeof orm.getMetadata !== 'function')
     fail('the first argument must be an initialised MikroORM instance');
-  const entityName = typeof entity === 'string' ? entity : Utils.className(entity);
-  const meta = orm.getMetadata().find(entityName) as EntityMetadata<T> | undefined;
+  // Types end at the signature: inside, entities are plain objects and options are checked at run time.
+  const model = (options ?? {}) as FromMikroOrmOptions;
+  const entityName = typeof entity === 'string' ? entity : Utils.className(entity as EntityName<object>);
+  const meta = orm.getMetadata().find(entityName) as EntityMetadata | undefined;
   if (!meta) {
     const names = Object.values(orm.getMetadata().getAll()).map((m) => m.className);
     fail(`unknown entity "${entityName}"; the entities are ${JSON.stringify(names)}`, entityName);
@@ -125,30 +122,43 @@ export function fromMikroOrm<T extends object = object>(
       `${meta.className}.${pkProp.name} is a ${pkProp.runtimeType} pk; use a number or string pk`,
       meta.className,
     );
-  const name = options.name ?? meta.className;
-  const neighbours = options.neighbours ?? 'changed';
-  const cascadeTo = options.cascadeTo ? new Set(options.cascadeTo) : null;
+  const name = model.name ?? meta.className;
+  const neighbours = model.neighbours ?? 'changed';
+  const cascadeTo = model.cascadeTo ? new Set(model.cascadeTo) : null;
 
-  const plan = (own: FromMikroOrmVersionOptions<T>, where: string): VersionPlan<T> => {
-    const merged = { ...options, ...own };
-    return { fields: deriveFields(meta, merged, where), visible: merged.visible };
+  const plan = (own: FromMikroOrmVersionOptions, where: string): VersionPlan<object> => {
+    const merged = mergeVersionOptions(model, own);
+    const computed = checkComputed(meta, merged.computed, where);
+    return {
+      fields: deriveFields(meta, merged, where, Object.keys(merged.computed)),
+      computed,
+      codecs: merged.codecs,
+      visible: merged.visible,
+    };
   };
-  const perVersion = new Map<string, VersionPlan<T>>();
+  const perVersion = new Map<string, VersionPlan<object>>();
   const basePlan = plan({}, `model "${name}"`);
-  if (options.versions && !Array.isArray(options.versions)) {
+  if (model.versions && !Array.isArray(model.versions)) {
     for (const [version, own] of Object.entries(
-      options.versions as Record<string, FromMikroOrmVersionOptions<T>>,
+      model.versions as Readonly<Record<string, FromMikroOrmVersionOptions>>,
     )) {
-      perVersion.set(version, plan(own, `model "${name}" version "${version}"`));
+      perVersion.set(version, plan(own ?? {}, `model "${name}" version "${version}"`));
     }
   }
   const plans = perVersion.size > 0 ? [...perVersion.values()] : [basePlan];
 
-  // Relations read through another table, for the union of the versions' fields: one load serves all.
-  const listProps = new Map<string, DerivedField['prop']>();
-  for (const { fields } of plans) {
+  // Relations read through another table, for the union of the versions' fields and the `from`
+  // of their computed fields: one load serves all.
+  const listProps = new Map<string, EntityProperty>();
+  for (const { fields, computed } of plans) {
     for (const f of fields)
       if (f.kind === 'toMany' || f.kind === 'toOneInverse') listProps.set(f.prop.name, f.prop);
+    for (const [, field] of computed) {
+      for (const relation of field.from ?? []) {
+        const prop = meta.properties[relation as keyof typeof meta.properties]!;
+        if (!isToOneOwner(prop)) listProps.set(prop.name, prop);
+      }
+    }
   }
   const lazyProps = [
     ...new Set(plans.flatMap((p) => p.fields.filter((f) => f.kind === 'scalar' && f.prop.lazy))),
@@ -157,11 +167,11 @@ export function fromMikroOrm<T extends object = object>(
   const lists = new WeakMap<object, Map<string, Pk[]>>();
 
   const load = described(
-    async (pks: readonly Pk[]): Promise<T[]> => {
+    async (pks: readonly Pk[]): Promise<object[]> => {
       const em = orm.em.fork({ disableContextResolution: true });
       const found = (await em.find(meta.className, { [pkProp.name]: { $in: [...pks] } } as never, {
         populate: lazyProps as never,
-      })) as T[];
+      })) as object[];
       const byPk = new Map<Pk, Map<string, Pk[]>>();
       for (const item of found) {
         const related = new Map<string, Pk[]>();
@@ -182,37 +192,50 @@ export function fromMikroOrm<T extends object = object>(
     `fromMikroOrm.load(${meta.className}; lists: ${[...listProps.keys()].join(',')}; lazy: ${lazyProps.join(',')})`,
   );
 
-  const fieldValue = (item: T, f: DerivedField): unknown => {
-    const raw = (item as Record<string, unknown>)[f.prop.name];
-    if (f.kind === 'scalar') return scalarValue(raw) ?? null;
-    if (f.kind === 'toOne') {
+  /** The pks related to `item` through `prop`, as its record holds them (sorted list, pk or `null`). */
+  const relationValue = (item: object, prop: EntityProperty, kind: DerivedField['kind']): unknown => {
+    const raw = (item as Record<string, unknown>)[prop.name];
+    if (kind === 'scalar') return scalarValue(raw) ?? null;
+    if (kind === 'toOne') {
       const target = relatedEntity(raw);
       return target ? pkOfEntity(target) : null;
     }
-    const related = lists.get(item)?.get(f.prop.name);
+    const related = lists.get(item)?.get(prop.name);
     if (!related) {
       throw new StrategyDefinitionError(
-        `fromMikroOrm: ${name}.serialize was given an entity that its own load did not return (no ${f.prop.name} pks); serialize only what load returns`,
-        { context: { model: name, field: f.field } },
+        `fromMikroOrm: ${name}.serialize was given an entity that its own load did not return (no ${prop.name} pks); serialize only what load returns`,
+        { context: { model: name, field: prop.name } },
       );
     }
-    return f.kind === 'toMany' ? sortPks([...related]) : (related[0] ?? null);
+    return kind === 'toMany' ? sortPks([...related]) : (related[0] ?? null);
+  };
+  const fieldValue = (item: object, f: DerivedField): unknown => relationValue(item, f.prop, f.kind);
+  const relatedFor = (item: object, field: string, from: readonly string[]) => {
+    const related = Object.create(relatedGuard(meta, name, field, from)) as Record<string, readonly Pk[]>;
+    for (const relation of from) {
+      const prop = meta.properties[relation as keyof typeof meta.properties]!;
+      related[relation] = toPkList(relationValue(item, prop, relationKind(prop)));
+    }
+    return related;
   };
 
   const functionsFor = (
     version: string,
-    { fields, visible }: VersionPlan<T>,
-  ): VersionFunctions<T, DerivedRecord> => {
+    { fields, computed, codecs: computedCodecs, visible }: VersionPlan<object>,
+  ): VersionFunctions<object, DerivedRecord> => {
     const serialize = described(
-      (item: T): DerivedRecord | null => {
+      (item: object): DerivedRecord | null => {
         if (visible && !visible(item)) return null;
         const record: Record<string, unknown> = {};
         for (const f of fields) record[f.field] = fieldValue(item, f);
+        for (const [field, { from, value }] of computed) {
+          record[field] = value(item, relatedFor(item, field, from ?? []) as RelatedPks<object>);
+        }
         return record;
       },
-      `fromMikroOrm.serialize(${meta.className}@${version}: ${fields.map((f) => `${f.prop.name}>${f.field}:${f.codec?.name ?? '-'}`).join(',')}; visible: ${visible ? String(visible) : '-'})`,
+      `fromMikroOrm.serialize(${meta.className}@${version}: ${fields.map((f) => `${f.prop.name}>${f.field}:${f.codec?.name ?? '-'}`).join(',')}; computed: ${computed.map(([field, c]) => `${field}:${computedCodecs[field]?.name ?? '-'}(${(c.from ?? []).join(',')})=${String(c.value)}`).join(';')}; visible: ${visible ? String(visible) : '-'})`,
     );
-    const invalidate = (item: T | null, previous: DerivedRecord | null): Ref[] => {
+    const invalidate = (item: object | null, previous: DerivedRecord | null): Ref[] => {
       const refs = new Map<string, Ref>();
       for (const f of fields) {
         if (f.kind === 'scalar') continue;
@@ -233,6 +256,10 @@ export function fromMikroOrm<T extends object = object>(
     };
     const codecs: Record<string, Codec<never>> = {};
     for (const f of fields) if (f.codec) codecs[f.field] = f.codec;
+    for (const [field] of computed) {
+      const codec = computedCodecs[field];
+      if (codec) codecs[field] = codec as Codec<never>;
+    }
     return { serialize, invalidate, codecs };
   };
 
@@ -240,14 +267,18 @@ export function fromMikroOrm<T extends object = object>(
   const versions =
     perVersion.size > 0
       ? Object.fromEntries([...perVersion].map(([version, p]) => [version, functionsFor(version, p)]))
-      : (options.versions as readonly string[] | undefined);
-  return defineModel<string, T, DerivedRecord>(name, {
+      : (model.versions as readonly string[] | undefined);
+  return defineModel<string, object, DerivedRecord>(name, {
     pk: pkType,
-    pkOf: (item: T) => pkOfEntity(item)!,
+    pkOf: (item: object) => pkOfEntity(item)!,
     load,
     ...base,
     ...(versions ? { versions } : {}),
-  });
+  }) as unknown as DerivedModel<S, O>;
+}
+
+function relationKind(prop: EntityProperty): DerivedField['kind'] {
+  return isToOneOwner(prop) ? 'toOne' : prop.kind === '1:1' ? 'toOneInverse' : 'toMany';
 }
 
 function toPkList(value: unknown): Pk[] {

@@ -7,8 +7,13 @@
  */
 
 export type { DerivedFieldOptions } from './derive-fields.js';
+export type { FieldValue, RelatedPks, RelationName } from './derived-record.js';
 export type {
+  ComputedField,
+  DerivedModel,
+  DerivedModelName,
   DerivedRecord,
+  EntityOf,
   FromMikroOrmOptions,
   FromMikroOrmVersionOptions,
   MikroOrmLike,

@@ -18,14 +18,16 @@ import {
  * up: inside the flush's transaction, before its first statement, with one query per relation
  * (never one per row). Internal to `graphql-cached-instances/mikro-orm`.
  *
- * The order of the queries matters on databases with row locks (Postgres, MySQL):
+ * The order of the queries matters on databases with row locks (Postgres, MariaDB, MySQL):
  * 1. the rows the flush deletes or changes, `select … for update`: nobody can now insert a row
  *    that references them (an FK check takes a key-share lock) or move them until this
  *    transaction ends; their unknown to-one FKs are read by the same statement;
  * 2. the rows the database deletes by `ON DELETE CASCADE`, level by level, `select … where fk in
  *    (…) for update`: each row with its to-one FKs, then their own cascades;
  * 3. what goes with all these rows: pivot rows (many-to-many members) and children that are not
- *    cascaded (an FK `SET NULL` changes them).
+ *    cascaded (an FK `SET NULL` changes them), also `for update`: the flush deletes or changes
+ *    them anyway, and a locking read sees rows committed after the transaction's snapshot, which
+ *    a plain read under REPEATABLE READ (MariaDB's and MySQL's default) would not.
  */
 
 /** A relation to read for many owners at once. */
@@ -222,7 +224,7 @@ export async function runLookups(
   await lockRows(em, plan, found, ctx, lock);
   await followCascades(em, plan, found, ctx, lock);
   for (const { meta, prop, pks } of plan.relations.values()) {
-    for (const [, related] of await fetchRelationPairs(em, meta, prop, [...pks], ctx)) {
+    for (const [, related] of await fetchRelationPairs(em, meta, prop, [...pks], ctx, lock)) {
       found(prop.targetMeta!.className, related);
     }
   }

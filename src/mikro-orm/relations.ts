@@ -139,7 +139,7 @@ interface SqlConnection {
 
 const lockingDialects = new WeakMap<object, boolean>();
 
-/** True when the em's database has row locks (`for update` on Postgres and MySQL; SQLite has none). */
+/** True when the em's database has row locks (`for update` on Postgres, MariaDB and MySQL; SQLite has none). */
 export function locksRows(em: EntityManager): boolean {
   const knex = (em.getConnection() as unknown as SqlConnection).getKnex();
   let locks = lockingDialects.get(knex);
@@ -186,7 +186,9 @@ export async function selectRows(
  *   owner, as stored now — used to learn a previous value MikroORM never loaded).
  *
  * Runs in `ctx` when given (a transaction), so a lookup made during a flush sees the flush's
- * transaction. Returns `[ownerPk, relatedPk]` pairs; owners with nothing related are absent.
+ * transaction; with `lock` it is a locking read (`for update`), which reads the latest committed
+ * rows even where the transaction reads from an older snapshot (REPEATABLE READ, the default of
+ * MariaDB and MySQL). Returns `[ownerPk, relatedPk]` pairs; owners with nothing related are absent.
  */
 export async function fetchRelationPairs(
   em: EntityManager,
@@ -194,6 +196,7 @@ export async function fetchRelationPairs(
   prop: EntityProperty,
   ownerPks: readonly Pk[],
   ctx?: Transaction,
+  lock = false,
 ): Promise<[Pk, Pk][]> {
   if (ownerPks.length === 0) return [];
   const target = prop.targetMeta!;
@@ -219,7 +222,7 @@ export async function fetchRelationPairs(
     ownerColumn = fk.fieldNames[0]!;
     relatedColumn = singlePkProp(target)!.fieldNames[0]!;
   }
-  const rows = await selectRows(em, table, [ownerColumn, relatedColumn], ownerColumn, ownerPks, ctx, false);
+  const rows = await selectRows(em, table, [ownerColumn, relatedColumn], ownerColumn, ownerPks, ctx, lock);
   const pairs: [Pk, Pk][] = [];
   for (const row of rows) {
     const owner = normalizeDbPk(meta, row.c0);

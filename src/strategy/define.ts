@@ -73,16 +73,32 @@ export interface ModelOptions<E, R extends object> extends VersionFunctions<E, R
   /** Reads the pk of a loaded entity. Default: `entity.id`. */
   pkOf?(entity: E): Pk;
   /**
+   * Loads many instances, and whatever their records need, in as few queries as possible. Required
+   * (a model without it is a type error); a version may replace it.
+   */
+  load(pks: readonly Pk[], context: LoadContext): Promise<Iterable<E>> | Iterable<E>;
+  /**
    * The versions this model exists in. An array lists them, each using the functions above; an
    * object also overrides functions per version. Default: every version of the strategy.
    */
   versions?: readonly string[] | { readonly [version: string]: VersionFunctions<E, R> };
 }
 
-/** A model as declared by {@link defineModel}: its name and options, checked when the strategy is defined. */
-export interface ModelDefinition<Name extends string = string, E = unknown, R extends object = object> {
+/**
+ * A model as declared by {@link defineModel}: its name and options, checked when the strategy is
+ * defined. `VersionRecords` maps version names to the record type of each version (`'*'`: every
+ * version of the strategy); derived models (`fromMikroOrm`) fill it in per version.
+ */
+export interface ModelDefinition<
+  Name extends string = string,
+  E = unknown,
+  R extends object = object,
+  VersionRecords extends object = { readonly '*': R },
+> {
   readonly name: Name;
   readonly options: ModelOptions<E, R>;
+  /** Phantom: the record type per version. Always undefined at run time. */
+  readonly __versionRecords?: VersionRecords;
 }
 
 /**
@@ -164,15 +180,75 @@ export interface AnyModelDefinition {
 }
 
 type NameOf<D> = D extends { readonly name: infer N extends string } ? N : never;
-type RecordOfDefinition<D> = D extends ModelDefinition<string, infer _E, infer R> ? R : object;
+type VersionRecordsOf<D> = D extends { readonly __versionRecords?: infer VR extends object } ? VR : never;
+type RecordOfDefinition<D> = [VersionRecordsOf<D>] extends [never]
+  ? D extends ModelDefinition<string, infer _E, infer R>
+    ? R
+    : object
+  : VersionRecordsOf<D>[keyof VersionRecordsOf<D>];
+type RecordInVersion<D, V extends string> = [VersionRecordsOf<D>] extends [never]
+  ? RecordOfDefinition<D>
+  : V extends keyof VersionRecordsOf<D>
+    ? VersionRecordsOf<D>[V]
+    : '*' extends keyof VersionRecordsOf<D>
+      ? VersionRecordsOf<D>['*']
+      : never;
 
-/** Model name → record type, inferred from a strategy's model definitions. */
+/**
+ * Model name → record type, inferred from a strategy's model definitions. A model whose records
+ * differ per version maps to the union of its versions' records; see {@link VersionRecordMap}.
+ */
 export type RecordMap<Models extends readonly AnyModelDefinition[]> = {
   [D in Models[number] as NameOf<D>]: RecordOfDefinition<D>;
 };
 
+/**
+ * Version → model name → record type: the models that exist in each version, with the record
+ * that version stores. Read it with {@link RecordsOf}.
+ */
+export type VersionRecordMap<Models extends readonly AnyModelDefinition[], Version extends string> = {
+  [V in Version]: {
+    [D in Models[number] as [RecordInVersion<D, V>] extends [never] ? never : NameOf<D>]: RecordInVersion<
+      D,
+      V
+    >;
+  };
+};
+
+/** What {@link RecordsOf} and {@link VersionsOf} read of a strategy: its phantom types. */
+interface StrategyTypes {
+  readonly __records?: object;
+  readonly __versionRecords?: object;
+}
+
+/**
+ * The record types of a strategy: model name → record, for one version (`RecordsOf<typeof
+ * strategy, 'v2'>`: exactly the models of v2, each with the record v2 stores), or across versions
+ * when no version is given (each model's records of every version, as a union).
+ *
+ * @example
+ * const strategy = defineStrategy({ versions: ['v1', 'v2'], models: [...] });
+ * type V2 = RecordsOf<typeof strategy, 'v2'>;
+ * type QuestionV2 = V2['Question'];
+ * const cached = createCachedResolvers<V2, MyContext>();
+ */
+export type RecordsOf<
+  S extends StrategyTypes,
+  Version extends (keyof NonNullable<S['__versionRecords']> & string) | undefined = undefined,
+> = Version extends keyof NonNullable<S['__versionRecords']>
+  ? NonNullable<S['__versionRecords']>[Version]
+  : NonNullable<S['__records']>;
+
+/** The version names of a strategy, as a union of literals when they were given as literals. */
+export type VersionsOf<S extends StrategyTypes> = keyof NonNullable<S['__versionRecords']> & string;
+
 /** A checked, immutable strategy: the models, their versions and their key prefixes. */
-export interface Strategy<Records extends object = Record<string, object>> {
+export interface Strategy<
+  Records extends object = Record<string, object>,
+  // `object` by default, so that APIs typed with `Strategy<Records>` accept every strategy whatever
+  // models each version holds.
+  VersionRecords extends object = object,
+> {
   readonly versions: readonly string[];
   readonly defaultVersion: string;
   readonly namespace: string;
@@ -186,8 +262,10 @@ export interface Strategy<Records extends object = Record<string, object>> {
   checkVersion(version: string): string;
   /** The `{namespace}:{version}:` prefix shared by every key of a version. */
   versionPrefix(version: string): string;
-  /** Phantom: the record types, for typed loaders. Always undefined at run time. */
+  /** Phantom: the record types across versions, for typed loaders. Always undefined at run time. Read it with {@link RecordsOf}. */
   readonly __records?: Records;
+  /** Phantom: the record types per version. Always undefined at run time. Read it with {@link RecordsOf}. */
+  readonly __versionRecords?: VersionRecords;
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -209,9 +287,13 @@ function defaultPkOf(entity: unknown): Pk {
  * (`E_DUPLICATE_MODEL`) or an {@link UnknownVersionError} at once, naming the model, the version
  * and the fix; a strategy that was defined never fails later for a reason visible here.
  */
-export function defineStrategy<const Models extends readonly AnyModelDefinition[]>(
-  options: StrategyOptions<Models>,
-): Strategy<RecordMap<Models>> {
+export function defineStrategy<
+  const Models extends readonly AnyModelDefinition[],
+  const Version extends string = string,
+>(
+  // `string & {}` keeps the versions array a string array inside while `Version` captures its literals.
+  options: StrategyOptions<Models> & { readonly versions: readonly (Version | (string & {}))[] },
+): Strategy<RecordMap<Models>, VersionRecordMap<Models, Version>> {
   const versions = [...(options.versions ?? [])];
   if (versions.length === 0) invalid('`versions` must list at least one version, e.g. ["v1"]');
   for (const version of versions) {

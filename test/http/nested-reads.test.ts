@@ -34,7 +34,7 @@ describe.each(await testBackends())('nested reads over HTTP on %s', (backend: Ba
     // The records name every voter, including inactive users that read as not found: those are
     // cached "not found" entries, read (and counted) like any other.
     const choices = await server.cache.getInstances('Choice', choiceIds, { version });
-    const voterRefs = choices.flatMap((c) => (c as { voterIds: number[] }).voterIds);
+    const voterRefs = choices.flatMap((c) => c!.voterIds);
     const uniqueVoters = new Set(voterRefs).size;
     return {
       hits: questionIds.length + choiceIds.length + uniqueVoters,

@@ -3,7 +3,7 @@
  * memory store and the CacheSubscriber — the fixture of the MikroORM integration suites. Every
  * `reset()` starts from freshly seeded data and an empty cache.
  */
-import { Choice, type IUser, Question, User } from '../../examples/poll/entities.js';
+import { Choice, Question, User } from '../../examples/poll/entities.js';
 import { type SeededPoll, type SeedPollOptions, seedPoll } from '../../examples/poll/seed.js';
 import { defineStrategy, InstanceCache, type Pk, type Strategy } from '../../src/index.js';
 import {
@@ -25,7 +25,7 @@ export function createTestPollStrategy(orm: MikroOrmLike) {
     models: [
       fromMikroOrm(orm, Question, { versions: { v1: {}, v2: { rename: { questionText: 'text' } } } }),
       fromMikroOrm(orm, Choice, { versions: { v1: {}, v2: { rename: { choiceText: 'text' } } } }),
-      fromMikroOrm<IUser>(orm, User, {
+      fromMikroOrm(orm, User, {
         versions: { v1: { exclude: ['active'], visible: (user) => user.active }, v2: {} },
       }),
     ],

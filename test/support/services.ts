@@ -1,5 +1,7 @@
 /**
- * One place to ask whether a real service answers, for every services-backed suite. Built on
+ * One place to ask whether a real service answers, for every services-backed suite. Where they
+ * are: REDIS_URL, POSTGRES_URL and MARIADB_URL (defaults: the machine's shared services on
+ * 127.0.0.1, see below). Built on
  * gate.ts: when a service is down the suite is skipped with ONE line saying why, unless
  * REQUIRE_SERVICES=1, in which case the test file FAILS.
  *
@@ -15,10 +17,24 @@ import { gate } from './gate.js';
 import { probeTcp } from './probe-tcp.js';
 
 /** A service a suite may need. */
-export type ServiceName = 'postgres' | 'redis';
+export type ServiceName = 'postgres' | 'redis' | 'mariadb';
 
-/** The shared Postgres of the machine (STACK.md): trust auth, user `postgres`. */
+/**
+ * The shared Postgres of the machine (STACK.md): trust auth, user `postgres`. Suites connect to
+ * this database only to create (and later drop) a database of their own.
+ */
 export const POSTGRES_URL = process.env.POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * The shared MariaDB (or MySQL) of the machine: user `root`, empty password. As with Postgres,
+ * suites only create and drop databases of their own on it.
+ */
+export const MARIADB_URL = process.env.MARIADB_URL ?? 'mysql://root@127.0.0.1:3306/test';
+
+/** A URL with its password (if any) left out, for messages. */
+export function withoutPassword(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1@');
+}
 
 const checks = new Map<ServiceName, Promise<boolean>>();
 
@@ -27,6 +43,23 @@ async function probePostgres(): Promise<void> {
   const { MikroORM } = await import('@mikro-orm/postgresql');
   const orm = await MikroORM.init({
     clientUrl: POSTGRES_URL,
+    entities: [],
+    discovery: { warnWhenNoEntities: false },
+    connect: false,
+  });
+  try {
+    const status = await orm.checkConnection();
+    if (!status.ok) throw new Error(status.reason);
+  } finally {
+    await orm.close(true);
+  }
+}
+
+async function probeMariaDb(): Promise<void> {
+  await probeTcp(MARIADB_URL, 3306);
+  const { MikroORM } = await import('@mikro-orm/mariadb');
+  const orm = await MikroORM.init({
+    clientUrl: MARIADB_URL,
     entities: [],
     discovery: { warnWhenNoEntities: false },
     connect: false,
@@ -48,8 +81,10 @@ export function servicesAvailable(name: ServiceName): Promise<boolean> {
   if (!check) {
     check =
       name === 'postgres'
-        ? gate('PostgreSQL', POSTGRES_URL.replace(/\/\/[^@/]*@/, '//'), probePostgres)
-        : import('./redis.js').then((redis) => redis.redisAvailable);
+        ? gate('PostgreSQL', withoutPassword(POSTGRES_URL), probePostgres)
+        : name === 'mariadb'
+          ? gate('MariaDB', withoutPassword(MARIADB_URL), probeMariaDb)
+          : import('./redis.js').then((redis) => redis.redisAvailable);
     checks.set(name, check);
   }
   return check;

@@ -6,7 +6,7 @@
 import { MikroORM as SqliteOrm } from '@mikro-orm/better-sqlite';
 import { defineEntity, p } from '@mikro-orm/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Choice, type IUser, Question, User } from '../../../examples/poll/entities.js';
+import { Choice, Question, User } from '../../../examples/poll/entities.js';
 import { type SeededPoll, seedPoll } from '../../../examples/poll/seed.js';
 import { codecs, defineStrategy, type ResolvedVersion, StrategyDefinitionError } from '../../../src/index.js';
 import { fromMikroOrm } from '../../../src/mikro-orm/index.js';
@@ -39,7 +39,7 @@ describe.each(await testDatabases())('fromMikroOrm on %s', (database) => {
       models: [
         fromMikroOrm(db.orm, 'Question', { versions: { v1: {}, v2: { rename: { questionText: 'text' } } } }),
         fromMikroOrm(db.orm, Choice),
-        fromMikroOrm<IUser>(db.orm, User, {
+        fromMikroOrm(db.orm, User, {
           versions: {
             v1: { exclude: ['active'], visible: (user) => user.active },
             v2: { fields: ['id', 'username'] },
@@ -194,6 +194,154 @@ describe.each(await testDatabases())('fromMikroOrm on %s', (database) => {
     expect(s.modelNames).toEqual(['Question', 'Tag']);
   });
 
+  it('per-version options merge with the model-level ones', async () => {
+    const s = defineStrategy({
+      versions: ['v1', 'v2', 'v3'],
+      models: [
+        fromMikroOrm(db.orm, User, {
+          name: 'User',
+          exclude: ['active'],
+          rename: { username: 'login' },
+          visible: (user) => user.active,
+          versions: {
+            // exclude adds up: neither active nor votes; the model's rename and visible apply.
+            v1: { exclude: ['votes'] },
+            // rename merges entry by entry: login AND joined.
+            v2: { rename: { dateJoined: 'joined' } },
+            // fields replace the model's list; visible: undefined shows inactive users.
+            v3: { fields: ['id', 'username', 'active'], visible: undefined },
+          },
+        }),
+      ],
+    });
+    const active = (await db.orm.em.fork().findOneOrFail(User, { active: true })).id;
+    const inactive = (await db.orm.em.fork().findOneOrFail(User, { active: false })).id;
+    const [v1] = await loadAndSerialize(s.resolve('User', 'v1'), [active]);
+    expect(Object.keys(v1!).sort()).toEqual(['dateJoined', 'id', 'login']);
+    const [v2] = await loadAndSerialize(s.resolve('User', 'v2'), [active]);
+    expect(Object.keys(v2!).sort()).toEqual(['id', 'joined', 'login', 'voteIds']);
+    // v3's fields list `active`, which the model excludes: exclusions still apply.
+    const [v3] = await loadAndSerialize(s.resolve('User', 'v3'), [inactive]);
+    expect(v3).toEqual({ id: inactive, login: expect.any(String) });
+    expect(await loadAndSerialize(s.resolve('User', 'v1'), [inactive])).toEqual([null]);
+  });
+
+  describe('computed fields', () => {
+    const computedStrategy = (shout = (q: { questionText: string }) => q.questionText.toUpperCase()) =>
+      defineStrategy({
+        versions: ['v1', 'v2'],
+        models: [
+          fromMikroOrm(db.orm, Question, {
+            name: 'Question',
+            computed: { shout: { value: shout } },
+            versions: {
+              v1: {},
+              v2: {
+                exclude: ['choices'],
+                computed: {
+                  choiceCount: { from: ['choices'], value: (_q, { choices }) => choices.length },
+                  publishedAt: { value: (q) => q.pubDate },
+                },
+                codecs: { publishedAt: codecs.datetime },
+              },
+            },
+          }),
+          fromMikroOrm(db.orm, Choice, {
+            name: 'Choice',
+            versions: {
+              v1: {},
+              v2: {
+                computed: { supportCount: { from: ['voters'], value: (_c, { voters }) => voters.length } },
+              },
+            },
+          }),
+        ],
+      });
+
+    it('are computed from the entity and the related pks listed in `from`', async () => {
+      const s = computedStrategy();
+      const question = await db.orm.em
+        .fork()
+        .findOneOrFail(Question, seeded.questionIds[0]!, { populate: ['choices'] });
+      const [v1] = await loadAndSerialize(s.resolve('Question', 'v1'), [question.id]);
+      expect(v1).toMatchObject({ shout: question.questionText.toUpperCase() });
+      const v2 = s.resolve('Question', 'v2');
+      const [record] = await loadAndSerialize(v2, [question.id]);
+      expect(record).toEqual({
+        id: question.id,
+        questionText: question.questionText,
+        pubDate: question.pubDate,
+        shout: question.questionText.toUpperCase(),
+        choiceCount: question.choices.length,
+        publishedAt: question.pubDate,
+      });
+      // The codec of a computed field applies like any other: a Date reads back a Date.
+      expect((v2.codec.decode(v2.codec.encode(record!)) as { publishedAt: unknown }).publishedAt).toEqual(
+        question.pubDate,
+      );
+      const choice = await db.orm.em
+        .fork()
+        .findOneOrFail(Choice, seeded.choiceIds[0]!, { populate: ['voters'] });
+      const [c2] = await loadAndSerialize(s.resolve('Choice', 'v2'), [choice.id]);
+      expect(c2).toMatchObject({ supportCount: choice.voters.length, voterIds: expect.any(Array) });
+    });
+
+    it('a relation only `from` names is read with the batch: still 1 + 1 queries for N instances', async () => {
+      const s = defineStrategy({
+        versions: ['v1'],
+        models: [
+          fromMikroOrm(db.orm, Question, {
+            name: 'Question',
+            exclude: ['choices'],
+            computed: { choiceCount: { from: ['choices'], value: (_q, { choices }) => choices.length } },
+          }),
+        ],
+      });
+      db.sql.reset();
+      const records = await loadAndSerialize(s.resolve('Question', 'v1'), [...seeded.questionIds]);
+      expect(db.sql.queries).toHaveLength(2);
+      expect(records.map((r) => (r as { choiceCount: number }).choiceCount)).toEqual(
+        seeded.questionIds.map(() => 3),
+      );
+    });
+
+    it('are part of the definition hash: changing one tags the records anew (old ones are never read)', () => {
+      const tag = (
+        s: { resolve(model: string, version: string): { recordTag: string } },
+        model = 'Question',
+      ) => s.resolve(model, 'v1').recordTag;
+      const one = computedStrategy();
+      const same = computedStrategy();
+      const other = computedStrategy((q) => q.questionText.toLowerCase());
+      expect(tag(one)).toBe(tag(same));
+      expect(tag(one)).not.toBe(tag(other));
+      expect(tag(one, 'Choice')).toBe(tag(other, 'Choice'));
+      const withoutComputed = defineStrategy({
+        versions: ['v1', 'v2'],
+        models: [
+          fromMikroOrm(db.orm, Question, { name: 'Question' }),
+          fromMikroOrm(db.orm, Choice, { name: 'Choice' }),
+        ],
+      });
+      expect(tag(withoutComputed)).not.toBe(tag(one));
+    });
+
+    it('reading related pks that `from` does not list throws a clear error', async () => {
+      const s = defineStrategy({
+        versions: ['v1'],
+        models: [
+          fromMikroOrm(db.orm, Choice, {
+            name: 'Choice',
+            computed: { supportCount: { value: (_c, related) => related.voters.length } },
+          }),
+        ],
+      });
+      await expect(loadAndSerialize(s.resolve('Choice', 'v1'), [seeded.choiceIds[0]!])).rejects.toThrow(
+        'computed field Choice.supportCount reads related pks of "voters"; list it in the field\'s `from`',
+      );
+    });
+  });
+
   it.each([
     [() => fromMikroOrm(db.orm, 'Poll'), 'fromMikroOrm: unknown entity "Poll"'],
     [
@@ -207,6 +355,26 @@ describe.each(await testDatabases())('fromMikroOrm on %s', (database) => {
       '`codecs` names field "nope"',
     ],
     [() => fromMikroOrm({} as never, 'Question'), 'initialised MikroORM instance'],
+    [
+      () => fromMikroOrm(db.orm, 'Question', { computed: { id: { value: () => 1 } } }),
+      'computed field "id" has the name of Question.id\'s field',
+    ],
+    [
+      () => fromMikroOrm(db.orm, 'Question', { computed: { n: { from: ['questionText'], value: () => 1 } } }),
+      'computed field "n" reads from "questionText", which is not a relation of Question',
+    ],
+    [
+      () => fromMikroOrm(db.orm, 'Question', { computed: { n: { value: 1 } as never } }),
+      'computed field "n" needs value(entity, related), a function',
+    ],
+    [
+      () =>
+        fromMikroOrm(db.orm, 'Question', {
+          rename: { questionText: 'text' },
+          versions: { v1: { rename: { pubDate: 'text' } } },
+        }),
+      'version "v1": Question.questionText and Question.pubDate both map to field "text"',
+    ],
   ])('misuse fails at definition time with E_STRATEGY_INVALID (%#)', (define, message) => {
     let error: unknown;
     try {

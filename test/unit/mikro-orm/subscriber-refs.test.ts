@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { Choice, type IChoice, type IUser, Question, User } from '../../../examples/poll/entities.js';
 import { CacheSubscriber } from '../../../src/mikro-orm/index.js';
-import { testDatabases } from '../../support/mikro-orm.js';
+import { locksRows, testDatabases } from '../../support/mikro-orm.js';
 import { createRecordingTarget } from '../../support/recording-target.js';
 import { useSubscriberFixture } from '../../support/subscriber-fixture.js';
 
@@ -57,7 +57,7 @@ describe.each(await testDatabases())('CacheSubscriber refs on %s', (database) =>
     // `for update`, so no other transaction can move the choice in between).
     const order = f.db.sql.statements.map((sql) => sql.trim().split(/\s/)[0]!.toLowerCase());
     expect(order).toEqual(['begin', 'select', 'update', 'commit']);
-    expect(f.db.sql.selects[0]!.trim().endsWith('for update')).toBe(database === 'postgres');
+    expect(f.db.sql.selects[0]!.trim().endsWith('for update')).toBe(locksRows(database));
   });
 
   it('without resolveUnknown, an unknown previous parent is not named and not queried', async () => {
@@ -111,15 +111,16 @@ describe.each(await testDatabases())('CacheSubscriber refs on %s', (database) =>
     expect(await f.db.orm.em.fork().count(Choice, { question: question.id })).toBe(0);
   });
 
-  it('deleting a Question whose choices were never loaded: 2 lookups (3 on Postgres), in its transaction', async () => {
+  it('deleting a Question whose choices were never loaded: 2 lookups (3 where rows lock), in its transaction', async () => {
     const expected = [`Question:${f.seeded.questionIds[0]}`, ...(await cascadeOf(f.seeded.questionIds[0]!))];
     const em = f.db.orm.em.fork();
     em.remove(await em.findOneOrFail(Question, f.seeded.questionIds[0]!));
     f.db.sql.reset();
     await em.flush();
     expect(f.target.refs).toEqual(expected.sort());
-    // Postgres first locks the question (`for update`): no choice can be added to it meanwhile. Then,
-    // on both: its choices (locked on Postgres: no vote for them can commit meanwhile), their voters.
+    // Postgres and MariaDB first lock the question (`for update`): no choice can be added to it
+    // meanwhile. Then, everywhere: its choices (locked: no vote for them can commit meanwhile), their
+    // voters (locked too: a locking read sees votes committed after a REPEATABLE READ snapshot).
     const statements = f.db.sql.statements.map((sql) => sql.trim().toLowerCase());
     const lookups = statements.slice(
       1,
@@ -127,9 +128,9 @@ describe.each(await testDatabases())('CacheSubscriber refs on %s', (database) =>
     );
     expect(statements[0]).toMatch(/^begin/);
     expect(lookups.map((sql) => /from\s+\S*(question|choice_voters|choice)\b/.exec(sql)?.[1])).toEqual(
-      database === 'postgres' ? ['question', 'choice', 'choice_voters'] : ['choice', 'choice_voters'],
+      locksRows(database) ? ['question', 'choice', 'choice_voters'] : ['choice', 'choice_voters'],
     );
-    expect(lookups.filter((sql) => sql.endsWith('for update'))).toHaveLength(database === 'postgres' ? 2 : 0);
+    expect(lookups.filter((sql) => sql.endsWith('for update'))).toHaveLength(locksRows(database) ? 3 : 0);
   });
 
   it.each([

@@ -69,6 +69,7 @@ describe('defineStrategy rejects bad definitions', () => {
     [
       'missing load',
       () =>
+        // @ts-expect-error a model without load is a type error too (test/types checks it)
         defineStrategy({ versions: ['v1'], models: [defineModel('Question', { serialize, invalidate })] }),
       'E_STRATEGY_INVALID',
       /model "Question" version "v1" has no load function/,
