@@ -8,12 +8,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { probeTcp } from '../test/support/probe-tcp.js';
-import { APOLLO_CONFIG_NOTE, countFields, Q1, Q1_VARIABLES, Q2 } from './lib/apollo.js';
+import { contestantDefinitions } from './contestants.js';
+import { Q1_VARIABLES } from './lib/apollo.js';
+import { assembleReport } from './lib/assemble.js';
 import type { Contestant, Skipped } from './lib/contestant.js';
-import { generatePoll, modelOf, voterPrefixLength } from './lib/data.js';
+import { generatePoll, modelOf } from './lib/data.js';
 import {
-  type BenchDatabase,
-  openSqlite,
   POSTGRES_POOL_MAX,
   POSTGRES_URL,
   PostgresDatabases,
@@ -22,7 +22,7 @@ import {
   sqliteVersion,
 } from './lib/databases.js';
 import { q1Expected, q2Expected } from './lib/expected.js';
-import { loadAverage, machineFacts, packageVersions } from './lib/machine.js';
+import { machineFacts } from './lib/machine.js';
 import { retainedHeap, type Summary } from './lib/measure.js';
 import { MixedWorkload } from './lib/mixed.js';
 import { parseOptions } from './lib/options.js';
@@ -36,15 +36,8 @@ import {
   warmUp,
 } from './lib/phases.js';
 import { RedisMonitor } from './lib/redis-monitor.js';
-import { type BenchReport, type ContestantReport, type ScenarioReport, toMarkdown } from './lib/report.js';
-import { computeTargets, IDS, type RequestCounts } from './lib/targets.js';
-import { CACHED_INSTANCES_VARIANTS, createCachedInstances } from './variants/cached-instances.js';
-import { createDataLoaderOrm } from './variants/dataloader-orm.js';
-import { createFloor } from './variants/floor.js';
-import { createLayeredLoader } from './variants/layered-loader.js';
-import { createNaive } from './variants/naive.js';
-import { createRawRows } from './variants/raw-rows.js';
-import { createResponseCache } from './variants/response-cache.js';
+import { type ContestantReport, toMarkdown } from './lib/report.js';
+import type { RequestCounts } from './lib/targets.js';
 
 const started = performance.now();
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -145,44 +138,7 @@ try {
   );
 
   // ── Contestants, in creation order ─────────────────────────────────────────────────────────
-  const mainDb = (): Promise<BenchDatabase> => (postgres ? postgres.copy() : openSqlite(data));
-  const on = async (db: Promise<BenchDatabase>, make: (db: BenchDatabase) => Promise<Contestant>) => {
-    const opened = await db;
-    try {
-      return await make(opened);
-    } catch (error) {
-      await opened.close();
-      throw error;
-    }
-  };
-  const records = data.users.length + data.questions.length + data.choices.length;
-  const run = (id: string) => ({ redisUrl: REDIS_URL, namespace: `${redisPrefix}-${id}`, records });
-  const definitions: { id: string; down?: string | undefined; make: () => Promise<Contestant> }[] = [
-    { id: 'floor', make: () => createFloor(model) },
-    { id: 'dataloader-sqlite', make: () => on(openSqlite(data), createDataLoaderOrm) },
-    { id: 'dataloader-postgres', down: postgresDown, make: () => on(postgres!.copy(), createDataLoaderOrm) },
-    { id: 'raw-rows-postgres', down: postgresDown, make: () => on(postgres!.copy(), createRawRows) },
-    { id: 'naive', make: () => on(mainDb(), createNaive) },
-    {
-      id: 'response-cache',
-      make: () => on(mainDb(), (db) => createResponseCache(db, run('response-cache'))),
-    },
-    {
-      id: 'layered-loader-redis',
-      down: redisDown,
-      make: () => on(mainDb(), (db) => createLayeredLoader(db, 'redis', `${redisPrefix}-llr`)),
-    },
-    {
-      id: 'layered-loader-memory-redis',
-      down: redisDown,
-      make: () => on(mainDb(), (db) => createLayeredLoader(db, 'memory-redis', `${redisPrefix}-llm`)),
-    },
-    ...CACHED_INSTANCES_VARIANTS.map((variant) => ({
-      id: variant.id,
-      down: variant.needsRedis ? redisDown : undefined,
-      make: () => on(mainDb(), (db) => createCachedInstances(variant, db, run(variant.id))),
-    })),
-  ];
+  const definitions = contestantDefinitions({ data, model, postgres, postgresDown, redisDown, redisPrefix });
   const wanted = definitions.filter(
     (d) => d.id === 'floor' || options.only.length === 0 || options.only.some((part) => d.id.includes(part)),
   );
@@ -327,110 +283,22 @@ try {
   log(`bench: mixed workload done (${elapsed()})`);
 
   // ── Report ─────────────────────────────────────────────────────────────────────────────────
-  const firstMode = options.cacheControl[0]!;
-  const sqlOf = (id: string, query: 'q1' | 'q2') =>
-    measured.get(`${query}-seq-cc-${firstMode ? 'on' : 'off'}`)?.get(id)?.sqlPerRequest ?? null;
-  const page = model.newestFirst.slice(0, Q1_VARIABLES.first);
-  const pageChoices = page.flatMap((q) => model.choicesByQuestion.get(q.id) ?? []);
-  const voterKeys = new Set(
-    pageChoices.flatMap((c) => {
-      const ids = model.voterIds.get(c.id) ?? [];
-      return ids.slice(0, voterPrefixLength(model, ids, Q1_VARIABLES.voters));
-    }),
-  );
-  const q1Records = page.length + pageChoices.length + voterKeys.size;
-  const sampleQ2 = q2Ids(questionIds, 5);
-  const sampled = Array.from({ length: options.monitorSample.q2 }, () => Number(sampleQ2().id));
-  const q2Records =
-    sampled.reduce((sum, id) => sum + 1 + (model.choicesByQuestion.get(id)?.length ?? 0), 0) / sampled.length;
-  const counts = timed.map((c) => ({
-    id: c.id,
-    q1: { sql: sqlOf(c.id, 'q1'), redis: counted.get(c.id)?.q1 ?? null, records: q1Records },
-    q2: { sql: sqlOf(c.id, 'q2'), redis: counted.get(c.id)?.q2 ?? null, records: q2Records },
-  }));
-  const mixed = writers.map((c) => {
-    const r = workloads.get(c.id)!.result();
-    return {
-      id: c.id,
-      ...r,
-      freshPerSecond: (r.fresh * 1000) / r.wallMs,
-      writesPerSecond: (r.writes * 1000) / r.wallMs,
-    };
-  });
-  const scenarioReports: ScenarioReport[] = scenarios.map((s) => {
-    const rows = measured.get(s.id)!;
-    const floor = rows.get(IDS.floor)?.rps ?? null;
-    const dlpg = rows.get(IDS.dataloaderPostgres)?.rps ?? null;
-    return {
-      ...s,
-      results: timed.map((c) => {
-        const summary = rows.get(c.id)!;
-        return {
-          id: c.id,
-          ...summary,
-          vsFloor: floor ? summary.rps / floor : null,
-          vsDataLoaderPostgres: dlpg ? summary.rps / dlpg : null,
-        };
-      }),
-    };
-  });
-  const targets = computeTargets({
-    scenarios: measured,
-    counts: new Map(counts.map((c) => [c.id, c])),
-    mixed: new Map(mixed.map((x) => [x.id, x])),
-    present: new Set(timed.map((c) => c.id)),
-  });
-  const q1Json = reference.q1;
-  const report: BenchReport = {
-    format: 2,
-    createdAt: new Date().toISOString(),
-    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
-    quick: options.quick,
-    durationSeconds: (performance.now() - started) / 1000,
-    machine: {
-      ...machine,
-      loadAverageAtEnd: loadAverage(),
-      peakRssMB: process.resourceUsage().maxRSS / 1024,
-    },
-    packages: packageVersions(),
+  const report = assembleReport({
+    options,
+    started,
+    machine,
     services,
-    data: {
-      scale: options.scale,
-      users: data.users.length,
-      questions: data.questions.length,
-      choices: data.choices.length,
-      votes: data.votes.length,
-      q1: {
-        query: Q1,
-        variables: Q1_VARIABLES,
-        fields: countFields(JSON.parse(q1Json)),
-        bytes: Buffer.byteLength(q1Json),
-        records: q1Records,
-      },
-      q2: {
-        query: Q2,
-        fields: countFields(JSON.parse(reference.q2.get(verifyIds[0]!)!)),
-        records: q2Records,
-      },
-    },
-    method: {
-      Apollo: `${APOLLO_CONFIG_NOTE}; requests through executeOperation (no HTTP), context creation included`,
-      Verification: `before timing (cold and after warm-up) and after timing, every contestant answered Q1 and ${reference.q2.size} Q2 (one a missing id) in both cache-control modes byte-identical to the floor, which matches the answers computed from the data; caching contestants had 0 misses when warm`,
-      'Warm-up': `per contestant: a caching one reads every question once per timed mode, then ≥ ${options.warmup.q1} Q1 and ≥ ${options.warmup.q2} Q2 and ≥ ${options.warmup.seconds} s (naive: a tenth of the counts, no minimum time)`,
-      Timing: `${scenarios.length} scenarios (Q1/Q2 × sequential/${options.concurrency} concurrent × cache-control ${options.cacheControl.map((x) => (x ? 'on' : 'off')).join('/')}); each in ${options.rounds} rounds, every contestant one ${chunkMs.toFixed(0)} ms chunk per round, order rotating by one each round, full GC (--expose-gc) before every chunk; req/s = requests ÷ the chunks' wall time; p50/p99 nearest rank`,
-      Counts:
-        'SQL per request: each contestant has its own database and statement counter (MikroORM logger; knex query events for raw rows). Redis: a MONITOR sample per contestant, one request at a time, commands of its own connections (MULTI…EXEC = 1 round trip), keys = arguments under its key prefix',
-      Memory:
-        'retained heap = V8 used heap after a full GC once the contestant was created and warmed, minus before it was created (Redis memory not included); peak heap growth = highest used heap sampled during a chunk minus the heap after the GC that starts it; peak RSS is the whole process',
-      'Mixed workload': `${options.mixedSeconds} s per contestant in ${options.rounds} rotating chunks, ${options.concurrency} in flight: 5% vote/unvote toggles (a low-id active user on a choice of the Q1 page, one write per choice at a time), the rest half Q1, half Q2 on random ids; every read checked against the data (definitions: bench/README.md); the votes model checked against each contestant's database at the end`,
-    },
+    model,
+    reference,
+    timed,
+    scenarios,
+    measured,
+    counted,
+    mixed: new Map([...workloads].map(([id, workload]) => [id, workload.result()])),
     contestants: reports,
-    scenarios: scenarioReports,
-    counts,
-    mixed,
-    targets,
     skipped,
-  };
+    chunkMs,
+  });
   const markdown = toMarkdown(report);
   if (options.save) {
     const dir = new URL('./results/', import.meta.url);
