@@ -101,9 +101,7 @@ export async function createCachedInstances(
       label: variant.label,
       database: db.kind,
       store: variant.needsRedis ? `Redis (namespace ${run.namespace})` : 'in-process memory store',
-      notes: variant.listCache
-        ? 'root list cached; records decoded from the store'
-        : 'root pk list is 1 SQL; records from the store; CacheSubscriber refreshes after commit',
+      notes: `${variant.listCache ? 'root list cached (no SQL when warm)' : 'root pk list is 1 SQL'}; CacheSubscriber refreshes after commit`,
       sql: db.sql,
       db,
       ...(variant.needsRedis ? { redisPrefix: run.namespace } : {}),
