@@ -1,89 +1,117 @@
 /**
- * The benchmark itself (bench/run.ts sets NODE_ENV first, then imports this): the same nested
- * GraphQL query on the same seeded poll data, answered by the floor, per-request DataLoaders over
- * MikroORM, graphql-cached-instances, layered-loader and a whole-response cache, all in this one
- * process, verified to return the same JSON, then timed. Writes bench/results/latest.{json,md}.
- * See bench/README.md for how to read it.
+ * The benchmark (bench/run.ts starts it with --expose-gc and NODE_ENV=production): every contestant
+ * in this one process, on its own copy of the same data, verified against the floor, warmed, timed
+ * on Q1 and Q2 (sequential and concurrent, cache-control off and on) in interleaved rounds, counted
+ * (SQL, Redis round trips and keys), then run through the mixed read/write workload. Prints the
+ * report; a full run also writes bench/results/latest.{json,md}. See bench/README.md.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { Redis } from 'ioredis';
 import { probeTcp } from '../test/support/probe-tcp.js';
-import { BENCH_QUERY, countFields, SERVER_OPTIONS_NOTE } from './lib/graphql.js';
-import { machineFacts, packageVersions } from './lib/machine.js';
+import { contestantDefinitions } from './contestants.js';
+import { Q1_VARIABLES } from './lib/apollo.js';
+import { assembleReport } from './lib/assemble.js';
+import type { Contestant, Skipped } from './lib/contestant.js';
+import { generatePoll, modelOf } from './lib/data.js';
 import {
-  checkOutcome,
-  collectGarbage,
-  type Measurement,
-  planIterations,
-  summarize,
-  timeVariants,
-  warmUp,
-} from './lib/measure.js';
+  POSTGRES_POOL_MAX,
+  POSTGRES_URL,
+  PostgresDatabases,
+  REDIS_URL,
+  safeUrl,
+  sqliteVersion,
+} from './lib/databases.js';
+import { q1Expected, q2Expected } from './lib/expected.js';
+import { machineFacts } from './lib/machine.js';
+import { retainedHeap, type Summary } from './lib/measure.js';
+import { MixedWorkload } from './lib/mixed.js';
 import { parseOptions } from './lib/options.js';
-import { type BenchReport, resultOf, toMarkdown, type VariantResult } from './lib/report.js';
-import { type BenchDatabase, openPostgres, openSqlite, POSTGRES_URL, REDIS_URL } from './lib/services.js';
-import type { BenchVariables, Variant } from './lib/variant.js';
-import { createCachedInstancesVariant } from './variants/cached-instances.js';
-import { createDataLoaderVariant } from './variants/dataloader-orm.js';
-import { createFloorVariant } from './variants/floor.js';
-import { createHttpVariant } from './variants/http.js';
-import { createLayeredLoaderVariant } from './variants/layered-loader.js';
-import { createResponseCacheVariant } from './variants/response-cache.js';
+import {
+  q2Ids,
+  type Reference,
+  type Scenario,
+  sampleRedis,
+  timeScenario,
+  verify,
+  warmUp,
+} from './lib/phases.js';
+import { RedisMonitor } from './lib/redis-monitor.js';
+import { type ContestantReport, toMarkdown } from './lib/report.js';
+import type { RequestCounts } from './lib/targets.js';
 
 const started = performance.now();
-const options = parseOptions(process.argv.slice(2));
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
-const safeUrl = (url: string) => url.replace(/\/\/[^@/]*@/, '//');
-
+const options = parseOptions(process.argv.slice(2));
 const machine = machineFacts();
+const runTag = `${process.pid}_${Date.now().toString(36)}`;
+const redisPrefix = `gci-bench-${runTag.replace('_', '-')}`;
 log(
-  `bench: Node ${machine.node} (NODE_ENV=${machine.nodeEnv}), ${machine.cpus} CPU (${machine.cpuModel}), ${machine.totalMemoryGiB} GiB, ` +
-    `load ${machine.loadAverage1m}${options.quick ? ' — quick run' : ''}`,
+  `bench: Node ${machine.node} (NODE_ENV=${machine.nodeEnv}), ${machine.cpus} CPU (${machine.cpuModel}), load ` +
+    `${machine.loadAverageAtStart.join(' / ')}${options.quick ? ' — quick run, never saved' : ''}`,
 );
 
-const variables: BenchVariables = { first: options.seed.questions };
-const skipped: { id: string; reason: string }[] = [];
+const contestants: Contestant[] = [];
+const skipped: Skipped[] = [];
 const services: Record<string, string> = {};
-const closers: (() => Promise<void>)[] = [];
-const wanted = (id: string) =>
-  options.only.length === 0 ||
-  id === 'floor' ||
-  id.startsWith('dataloader-') ||
-  options.only.some((part) => id.includes(part));
+let postgres: PostgresDatabases | undefined;
+let monitor: RedisMonitor | undefined;
+let cleaning: Promise<void> | undefined;
 
-/** Adds a variant, or records why it was skipped (its service does not answer, or it failed to start). */
-async function add(list: Variant[], id: string, make: () => Promise<Variant>, needs?: string): Promise<void> {
-  if (!wanted(id)) return;
-  if (needs) {
-    skipped.push({ id, reason: needs });
-    log(`bench: skipping ${id}: ${needs}`);
-    return;
-  }
-  try {
-    const variant = await make();
-    closers.push(() => variant.close());
-    list.push(variant);
-  } catch (error) {
-    const reason = `could not start: ${(error as Error).message.split('\n')[0]}`;
-    skipped.push({ id, reason });
-    log(`bench: skipping ${id}: ${reason}`);
-  }
+/** Closes every contestant, drops the run's databases and deletes the run's Redis keys. Runs once. */
+function cleanUp(): Promise<void> {
+  cleaning ??= (async () => {
+    for (const c of contestants.splice(0).reverse())
+      await c.close().catch((e: Error) => log(`bench: close ${c.id}: ${e.message}`));
+    await monitor?.close();
+    const removed: string[] = [];
+    if (postgres) {
+      const failed = await postgres.dropAll();
+      if (failed.length > 0) log(`bench: could not drop ${failed.join(', ')}: drop them by hand`);
+      removed.push(`Postgres databases gci_bench_${runTag}*`);
+    }
+    if (services.redis?.startsWith('Redis')) {
+      const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+      let deleted = 0;
+      try {
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
+          cursor = next;
+          if (keys.length > 0) deleted += await redis.unlink(...keys);
+        } while (cursor !== '0');
+      } finally {
+        redis.disconnect();
+      }
+      removed.push(`${deleted} Redis keys under ${redisPrefix}*`);
+    }
+    if (removed.length > 0) log(`bench: cleaned up: ${removed.join(', ')}`);
+  })();
+  return cleaning;
+}
+// Ctrl-C reaches both the launcher and this process, and the launcher forwards it: act once.
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`bench: ${signal}, cleaning up`);
+    void cleanUp().finally(() => process.exit(130));
+  });
 }
 
 let exitCode = 0;
-const databases: BenchDatabase[] = [];
 try {
-  const sqlite = await openSqlite(options.seed);
-  databases.push(sqlite);
-  services.sqlite = sqlite.version;
-  let postgres: BenchDatabase | undefined;
+  // ── Data and services ──────────────────────────────────────────────────────────────────────
+  const data = generatePoll(options.scale);
+  const model = modelOf(data);
+  const questionIds = data.questions.map((q) => q.id);
+  const require = process.env.REQUIRE_SERVICES === '1';
   let postgresDown: string | undefined;
   try {
-    postgres = await openPostgres(options.seed);
-    databases.push(postgres);
-    services.postgres = postgres.version;
+    await probeTcp(POSTGRES_URL, 5432);
+    postgres = await PostgresDatabases.create(data, runTag);
+    services.postgres = `${postgres.version} at ${safeUrl(POSTGRES_URL)}, pool of ${POSTGRES_POOL_MAX} per contestant`;
   } catch (error) {
     postgresDown = `PostgreSQL at ${safeUrl(POSTGRES_URL)} does not answer (${(error as Error).message.split('\n')[0]})`;
     services.postgres = 'not available';
@@ -91,194 +119,186 @@ try {
   let redisDown: string | undefined;
   try {
     await probeTcp(REDIS_URL, 6379);
-    services.redis = `answering at ${safeUrl(REDIS_URL)}`;
+    const probe = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true });
+    await probe.connect();
+    const info = await probe.info('server');
+    probe.disconnect();
+    services.redis = `Redis ${/redis_version:(\S+)/.exec(info)?.[1] ?? '?'} at ${safeUrl(REDIS_URL)}`;
   } catch (error) {
     redisDown = `Redis at ${safeUrl(REDIS_URL)} does not answer (${(error as Error).message})`;
     services.redis = 'not available';
   }
+  for (const down of [postgresDown, redisDown]) {
+    if (down && require) throw new Error(`bench: ${down}, and REQUIRE_SERVICES=1`);
+    if (down) log(`bench: ${down}: its contestants are skipped`);
+  }
+  const mainKind = postgres ? 'postgres' : 'sqlite';
   log(
-    `bench: data seeded (${elapsed()}); sqlite${postgres ? ', postgres' : ''}${redisDown ? '' : ', redis'}`,
+    `bench: ${data.users.length} users, ${data.questions.length} questions, ${data.choices.length} choices, ${data.votes.length} votes generated and seeded (${elapsed()}); contestants read ${mainKind}`,
   );
 
-  const variants: Variant[] = [];
-  await add(variants, 'floor', () => createFloorVariant(sqlite, variables));
-  await add(variants, 'dataloader-sqlite', () => createDataLoaderVariant(sqlite, variables));
-  await add(
-    variants,
-    'dataloader-postgres',
-    () => createDataLoaderVariant(postgres!, variables),
-    postgresDown,
+  // ── Contestants, in creation order ─────────────────────────────────────────────────────────
+  const definitions = contestantDefinitions({ data, model, postgres, postgresDown, redisDown, redisPrefix });
+  const wanted = definitions.filter(
+    (d) => d.id === 'floor' || options.only.length === 0 || options.only.some((part) => d.id.includes(part)),
   );
-  await add(variants, 'gci-memory-sqlite', () => createCachedInstancesVariant(sqlite, 'memory', variables));
-  await add(
-    variants,
-    'gci-redis-sqlite',
-    () => createCachedInstancesVariant(sqlite, 'redis', variables),
-    redisDown,
-  );
-  await add(
-    variants,
-    'gci-redis-postgres',
-    () => createCachedInstancesVariant(postgres!, 'redis', variables),
-    postgresDown ?? redisDown,
-  );
-  await add(variants, 'layered-loader-memory-sqlite', () =>
-    createLayeredLoaderVariant(sqlite, 'memory', variables),
-  );
-  await add(
-    variants,
-    'layered-loader-redis-sqlite',
-    () => createLayeredLoaderVariant(sqlite, 'redis', variables),
-    redisDown,
-  );
-  await add(variants, 'response-cache', () => createResponseCacheVariant(sqlite, variables));
-  if (options.http) await add(variants, 'http-gci-memory', () => createHttpVariant(sqlite, variables, false));
 
-  // Verification: the floor's answer is the reference; every variant must return the same JSON,
-  // cold (first request, caches empty) and warm.
-  const floor = variants.find((v) => v.id === 'floor');
-  if (!floor || !variants.some((v) => v.id === 'dataloader-sqlite')) {
-    throw new Error('bench: the floor and the SQLite DataLoader baseline must run (see the lines above)');
+  const now = new Date();
+  const verifyIds = [...q2IdsList(questionIds, 10), questionIds.length + 1];
+  const reference: Reference = {
+    q1: q1Expected(model, Q1_VARIABLES.first, Q1_VARIABLES.voters, now),
+    q2: new Map(verifyIds.map((id) => [id, q2Expected(model, id, now)])),
+  };
+  const reports: ContestantReport[] = [];
+  for (const definition of wanted) {
+    if (definition.down) {
+      skipped.push({ id: definition.id, reason: definition.down });
+      continue;
+    }
+    const before = retainedHeap();
+    const contestant = await definition.make();
+    contestants.push(contestant);
+    // Cold: the first Q1 and Q2 this contestant ever answers, then the full verification.
+    let t = performance.now();
+    await contestant.request('q1', Q1_VARIABLES, false);
+    const coldQ1 = performance.now() - t;
+    t = performance.now();
+    await contestant.request('q2', { id: String(verifyIds[0]) }, false);
+    const coldQ2 = performance.now() - t;
+    // The floor's own answers are checked against the data too: the mixed workload's checker is then right.
+    await verify(contestant, reference, 'cold');
+    const warm = await warmUp(contestant, questionIds, {
+      ...(contestant.slow
+        ? { q1: Math.ceil(options.warmup.q1 / 10), q2: Math.ceil(options.warmup.q2 / 10), seconds: 0 }
+        : options.warmup),
+      modes: options.cacheControl,
+    });
+    const misses = await verify(contestant, reference, 'warm');
+    if (contestant.caches && misses > 0)
+      throw new Error(`bench: ${contestant.id} still misses ${misses} records after its warm-up`);
+    reports.push({
+      id: contestant.id,
+      label: contestant.label,
+      database: contestant.database,
+      store: contestant.store,
+      notes: contestant.notes,
+      retainedHeapMB: (retainedHeap() - before) / 2 ** 20,
+      coldMs: { q1: coldQ1, q2: coldQ2 },
+      warmup: warm,
+    });
+    log(
+      `bench: ${contestant.id} verified and warm (${warm.q1} Q1, ${warm.q2} Q2, ${warm.seconds.toFixed(1)} s) (${elapsed()})`,
+    );
   }
-  const coldMs = new Map<string, number>();
-  let reference = '';
-  for (const variant of variants) {
-    const t = performance.now();
-    const outcome = await variant.request();
-    coldMs.set(variant.id, performance.now() - t);
-    if (variant === floor) reference = JSON.stringify(outcome.data);
-    checkOutcome(variant, outcome, reference, 'cold');
+  for (const s of skipped) log(`bench: skipped ${s.id}: ${s.reason}`);
+  const sqlite = contestants.find((c) => c.database === 'sqlite' && c.db)?.db;
+  if (sqlite) services.sqlite = await sqliteVersion(sqlite);
+
+  // A smoke run verifies the naive resolvers but does not wait for them.
+  const timed = options.quick ? contestants.filter((c) => !c.slow) : contestants;
+  for (const c of contestants) {
+    if (!timed.includes(c))
+      skipped.push({ id: c.id, reason: 'verified but not timed: too slow for --quick' });
   }
-  const warmMs = await warmUp(variants, options.warmup);
-  for (const variant of variants) {
-    const outcome = await variant.request();
-    checkOutcome(variant, outcome, reference, 'warm');
-    if (outcome.counters?.misses) {
-      throw new Error(`bench: ${variant.id} still misses ${outcome.counters.misses} records after warm-up`);
+
+  // ── Exact counts: Redis MONITOR sample ─────────────────────────────────────────────────────
+  const counted = new Map<string, { q1: RequestCounts['redis']; q2: RequestCounts['redis'] }>();
+  const redisContestants = timed.filter((c) => c.redisPrefix);
+  if (redisContestants.length > 0) {
+    try {
+      monitor = await RedisMonitor.start(REDIS_URL);
+    } catch (error) {
+      log(`bench: Redis refused MONITOR (${(error as Error).message}): no Redis counts in this run`);
     }
   }
-  const data = JSON.parse(reference) as unknown;
-  const plan = {
-    fixed: options.iterations,
-    budgetMs: options.budgetSeconds * 1000,
-    min: options.minIterations,
-    max: options.maxIterations,
-  };
-  const iterations = planIterations(variants, warmMs, plan);
-  log(
-    `bench: ${variants.length} variants return the same ${countFields(data)}-field result (${elapsed()}); timing ` +
-      `${[...iterations.values()].reduce((a, b) => a + b, 0)} requests in ${options.rounds} rounds`,
-  );
+  for (const contestant of monitor ? redisContestants : []) {
+    const q1 = await sampleRedis(
+      monitor!,
+      contestant,
+      'q1',
+      () => ({ ...Q1_VARIABLES }),
+      options.monitorSample.q1,
+    );
+    const q2 = await sampleRedis(monitor!, contestant, 'q2', q2Ids(questionIds, 5), options.monitorSample.q2);
+    for (const [name, x] of [
+      ['Q1', q1],
+      ['Q2', q2],
+    ] as const) {
+      if (x.libraryRoundTrips !== null && x.libraryRoundTrips !== x.redis.roundTrips) {
+        log(
+          `bench: warning: ${contestant.id} ${name}: MONITOR saw ${x.redis.roundTrips} round trips, the library counted ${x.libraryRoundTrips}`,
+        );
+      }
+    }
+    counted.set(contestant.id, { q1: q1.redis, q2: q2.redis });
+  }
+  await monitor?.close();
+  monitor = undefined;
 
-  const measured = await timeVariants(variants, iterations, options.rounds, (round) =>
-    log(`bench: round ${round + 1}/${options.rounds} done (${elapsed()})`),
-  );
-
-  // Phase 2: what one more enabled AsyncLocalStorage costs. First an interleaved A/B with a
-  // storage of the benchmark's own, enabled for the "@als-on" batches and disabled for the
-  // "@als-off" ones; then the HTTP handler's opt-in `countSql: true`, which enables the library's
-  // storage for good and therefore runs last of all.
-  const phase2: Variant[] = [];
-  if (options.http) {
-    const extra = new AsyncLocalStorage<true>();
-    for (const id of ['gci-memory-sqlite', 'http-gci-memory']) {
-      const original = variants.find((v) => v.id === id);
-      if (!original) continue;
-      for (const on of [false, true]) {
-        phase2.push({
-          ...original,
-          id: `${id}@als-${on ? 'on' : 'off'}`,
-          label: `${original.label}, one more AsyncLocalStorage ${on ? 'enabled' : 'disabled'}`,
-          phase: 2,
-          notes:
-            'phase 2 A/B: the same variant, batches alternating with an extra AsyncLocalStorage on and off',
-          request: () => original.request(),
-          close: async () => {},
+  // ── Timed scenarios ────────────────────────────────────────────────────────────────────────
+  const scenarios: Scenario[] = [];
+  for (const cacheControl of options.cacheControl) {
+    for (const query of ['q1', 'q2'] as const) {
+      for (const concurrency of [1, options.concurrency]) {
+        const mode = concurrency === 1 ? 'seq' : `c${concurrency}`;
+        scenarios.push({
+          id: `${query}-${mode}-cc-${cacheControl ? 'on' : 'off'}`,
+          query,
+          concurrency,
+          cacheControl,
         });
       }
     }
-    const toggle = (variant: Variant) => {
-      if (variant.id.endsWith('@als-on')) extra.run(true, () => {});
-      else extra.disable();
-    };
-    const half = { ...plan, fixed: plan.fixed && Math.ceil(plan.fixed / 2), budgetMs: plan.budgetMs / 2 };
-    if (phase2.length > 0) {
-      log(`bench: phase 2, AsyncLocalStorage A/B (${elapsed()})`);
-      // Sized from the phase-1 warm-up of the variant each one repeats.
-      const speed = new Map(phase2.map((v) => [v.id, warmMs.get(v.id.replace(/@als-(on|off)$/, '')) ?? 1]));
-      const ab = await timeVariants(
-        phase2,
-        planIterations(phase2, speed, half),
-        options.rounds,
-        undefined,
-        toggle,
-      );
-      extra.disable();
-      for (const [id, m] of ab) measured.set(id, m);
-    }
-    const last: Variant[] = [];
-    await add(last, 'http-gci-memory-countsql', () => createHttpVariant(sqlite, variables, true));
-    for (const variant of last) {
-      const t = performance.now();
-      const outcome = await variant.request();
-      coldMs.set(variant.id, performance.now() - t);
-      checkOutcome(variant, outcome, reference, 'cold');
-      const warm = await warmUp([variant], options.warmup);
-      log(`bench: phase 2, countSql: true (${elapsed()})`);
-      const m = await timeVariants([variant], planIterations([variant], warm, half), options.rounds);
-      for (const [id, r] of m) measured.set(id, r);
-      phase2.push(variant);
+  }
+  const chunkMs = (options.budgetSeconds * 1000) / options.rounds;
+  log(
+    `bench: timing ${timed.length} contestants × ${scenarios.length} scenarios, ${options.rounds} rounds of ${chunkMs.toFixed(0)} ms chunks (${elapsed()})`,
+  );
+  const measured = new Map<string, Map<string, Summary>>();
+  for (const [i, scenario] of scenarios.entries()) {
+    measured.set(
+      scenario.id,
+      await timeScenario(timed, scenario, options.rounds, chunkMs, questionIds, 1000 + i),
+    );
+    log(`bench: ${scenario.id} done (${elapsed()})`);
+  }
+  for (const contestant of timed) await verify(contestant, reference, 'after timing');
+
+  // ── Mixed workload ─────────────────────────────────────────────────────────────────────────
+  const writers = timed.filter((c) => c.vote);
+  const plan = {
+    concurrency: options.concurrency,
+    writeShare: 0.05,
+    q1Share: 0.5,
+    q1Variables: Q1_VARIABLES,
+  };
+  const workloads = new Map(writers.map((c) => [c.id, new MixedWorkload(c, model, plan, now)]));
+  const mixedChunkMs = (options.mixedSeconds * 1000) / options.rounds;
+  for (let round = 0; round < options.rounds; round += 1) {
+    for (let i = 0; i < writers.length; i += 1) {
+      await workloads.get(writers[(i + round) % writers.length]!.id)!.runChunk(mixedChunkMs);
     }
   }
-  collectGarbage();
+  for (const workload of workloads.values()) await workload.checkDatabase();
+  log(`bench: mixed workload done (${elapsed()})`);
 
-  const all = [...variants, ...phase2];
-  const summaries = new Map(all.map((v) => [v.id, summarize((measured.get(v.id) as Measurement).samples)]));
-  const floorMean = summaries.get('floor')?.mean;
-  const results: VariantResult[] = all.map((v) =>
-    resultOf(
-      v,
-      measured.get(v.id)!,
-      summaries.get(v.id)!,
-      coldMs.get(v.id) ?? null,
-      summaries.get(v.baseline)?.mean,
-      floorMean,
-    ),
-  );
-  const report: BenchReport = {
-    format: 1,
-    createdAt: new Date().toISOString(),
-    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
-    quick: options.quick,
-    durationSeconds: (performance.now() - started) / 1000,
-    machine: { ...machine, loadAverage1mAtEnd: Math.round(loadavg()[0]! * 100) / 100 },
-    packages: packageVersions(),
+  // ── Report ─────────────────────────────────────────────────────────────────────────────────
+  const report = assembleReport({
+    options,
+    started,
+    machine,
     services,
-    data: {
-      seed: options.seed,
-      query: BENCH_QUERY,
-      variables,
-      resolvedFieldsPerResponse: countFields(data),
-      responseBytes: Buffer.byteLength(reference),
-    },
-    method: {
-      transport: 'Apollo Server executeOperation (no HTTP) unless the id starts with http-',
-      serverOptions: SERVER_OPTIONS_NOTE,
-      warmup: options.warmup,
-      iterations:
-        options.iterations === null
-          ? `${options.budgetSeconds} s of timed requests per variant (phase 2: half), at least ${options.minIterations}, at most ${options.maxIterations}`
-          : `${options.iterations} per variant (phase 2: half)`,
-      rounds: options.rounds,
-      concurrency: 1,
-      verified:
-        'Before timing, every variant returned JSON identical to the floor, cold and warm, without errors; cache variants had no misses when warm.',
-      ratios:
-        '"vs DataLoader" = mean of per-request DataLoader + MikroORM on the same database (SQLite for variants without one) ÷ this mean: above 1 is faster. "× floor" = this mean ÷ the floor mean. Both from this run.',
-    },
-    variants: results,
+    model,
+    reference,
+    timed,
+    scenarios,
+    measured,
+    counted,
+    mixed: new Map([...workloads].map(([id, workload]) => [id, workload.result()])),
+    contestants: reports,
     skipped,
-  };
+    chunkMs,
+  });
   const markdown = toMarkdown(report);
   if (options.save) {
     const dir = new URL('./results/', import.meta.url);
@@ -287,14 +307,20 @@ try {
     writeFileSync(new URL('latest.md', dir), markdown);
   }
   console.log(markdown);
-  log(`bench: done in ${elapsed()}${options.save ? '; wrote bench/results/latest.json and latest.md' : ''}`);
+  log(
+    `bench: done in ${elapsed()}; ${options.save ? 'wrote bench/results/latest.json and latest.md' : `results not saved (${options.quick ? '--quick' : options.only.length > 0 ? '--only' : '--no-save'})`}`,
+  );
 } catch (error) {
-  exitCode = 1;
-  log((error as Error).stack ?? String(error));
+  exitCode = interrupted ? 130 : 1;
+  // After a signal, the cleanup stops servers under the running phase: that failure is not news.
+  if (!interrupted) log((error as Error).stack ?? String(error));
 } finally {
-  for (const close of closers.reverse())
-    await close().catch((e: Error) => log(`bench: close failed: ${e.message}`));
-  for (const db of databases.reverse())
-    await db.close().catch((e: Error) => log(`bench: close failed: ${e.message}`));
+  await cleanUp();
 }
 process.exit(exitCode);
+
+/** `n` ids drawn like Q2's (seed 3): the verification ids. */
+function q2IdsList(questionIds: readonly number[], n: number): number[] {
+  const next = q2Ids(questionIds, 3);
+  return Array.from({ length: n }, () => Number(next().id));
+}

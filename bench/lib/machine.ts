@@ -13,8 +13,8 @@ export interface MachineFacts {
   readonly cpus: number;
   readonly cpuModel: string;
   readonly totalMemoryGiB: number;
-  /** 1-minute load average when the run started (a busy machine makes every number slower). */
-  readonly loadAverage1m: number;
+  /** 1-, 5- and 15-minute load averages when the run started (a busy machine makes every number slower). */
+  readonly loadAverageAtStart: readonly number[];
   readonly git: { readonly commit: string | null; readonly dirty: boolean | null };
 }
 
@@ -24,6 +24,11 @@ function git(args: string[]): string | null {
   } catch {
     return null;
   }
+}
+
+/** The 1-, 5- and 15-minute load averages, rounded. */
+export function loadAverage(): number[] {
+  return os.loadavg().map((x) => Math.round(x * 100) / 100);
 }
 
 /** Node, CPU, memory and the git commit of the working tree. */
@@ -39,7 +44,7 @@ export function machineFacts(): MachineFacts {
     cpus: cpus.length,
     cpuModel: cpus[0]?.model.trim() ?? 'unknown',
     totalMemoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
-    loadAverage1m: Math.round(os.loadavg()[0]! * 100) / 100,
+    loadAverageAtStart: loadAverage(),
     git: { commit: git(['rev-parse', '--short=12', 'HEAD']), dirty: status === null ? null : status !== '' },
   };
 }
@@ -60,6 +65,9 @@ export function packageVersions(): Record<string, string> {
     '@mikro-orm/postgresql',
     'layered-loader',
     'ioredis',
+    'knex',
+    'pg',
+    'better-sqlite3',
     'tsx',
   ];
   const out: Record<string, string> = {};

@@ -30,6 +30,8 @@ const top = Number(args.find((a) => a.startsWith('--top='))?.slice(6) ?? 30);
 const matchText = args.find((a) => a.startsWith('--match='))?.slice(8);
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 
+// Paths inside this repository are shown relative to it.
+const root = new URL('../../', import.meta.url).href;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -46,7 +48,7 @@ function where(n: ProfileNode): string {
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1]!;
   if (url.startsWith('node:')) return url;
-  return url.replace(/^file:\/\/\/work\/main\//, '');
+  return url.startsWith(root) ? url.slice(root.length) : url;
 }
 const label = (n: ProfileNode) =>
   `${n.callFrame.functionName || '(anonymous)'} ${where(n)}:${n.callFrame.lineNumber + 1}`;

@@ -1,86 +1,133 @@
 /**
  * graphql-cached-instances, exactly as the example poll server uses it: the derived poll strategy,
- * the v1 resolvers (`createCachedResolvers`), `cachedContext` for per-request loaders, on the
- * memory store or on Redis. Measured warm: every record is in the store, so a request costs the
- * root pk query (SQL) plus one store round trip per level of nesting.
+ * the v1 resolvers, `cachedContext` for per-request loaders, and a `CacheSubscriber` on the
+ * contestant's own ORM, so that the mixed workload's votes refresh the cache after commit (the
+ * mutation answers once the refresh is done).
+ *
+ * A variant of the library is ONE entry of {@link CACHED_INSTANCES_VARIANTS}: its id, its label,
+ * the `InstanceCache` options it runs with (store, and any other option) and whether root lists
+ * are cached. Everything else — Apollo, context, resolvers, write path, counts — is shared.
  */
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { EntityManager } from '@mikro-orm/core';
-import type { PollCacheRecords, PollContext, PollRequestContext } from '../../examples/poll/context.js';
+import type { PollContext } from '../../examples/poll/context.js';
 import { resolversV1 } from '../../examples/poll/resolvers-v1.js';
 import { createPollStrategy } from '../../examples/poll/strategy.js';
 import { cachedContext } from '../../src/apollo/index.js';
-import { type CacheStore, InstanceCache } from '../../src/index.js';
-import { createRedisStore, type RedisStore } from '../../src/redis.js';
-import { startApollo } from '../lib/graphql.js';
-import { type BenchDatabase, REDIS_URL } from '../lib/services.js';
-import { type BenchVariables, executeBenchQuery, type Variant } from '../lib/variant.js';
+import { InstanceCache, type InstanceCacheOptions } from '../../src/index.js';
+import { CacheSubscriber } from '../../src/mikro-orm/index.js';
+import { createRedisStore } from '../../src/redis.js';
+import { execute, Q1, Q2, startApolloPair } from '../lib/apollo.js';
+import type { Contestant } from '../lib/contestant.js';
+import type { BenchDatabase } from '../lib/databases.js';
+import { sendVote } from './writes.js';
 
-/** An instance cache over `db` and the context function the example server would give Apollo. */
-export interface PollCacheSetup {
-  readonly cache: InstanceCache<PollCacheRecords>;
-  /** Builds one request's context (what Apollo's context function returns). */
-  readonly context: () => Promise<PollContext>;
-  /** Deletes the run's keys and closes the store. */
-  close(): Promise<void>;
+/** What the benchmark hands a variant to build its cache options. */
+export interface CachedInstancesRun {
+  /** REDIS_URL. */
+  readonly redisUrl: string;
+  /** A Redis key namespace private to this contestant in this run; everything under it is deleted at the end. */
+  readonly namespace: string;
+  /** Records in the data set (users + questions + choices): size an in-process tier to hold them all. */
+  readonly records: number;
 }
 
-/** The app's base context for an anonymous viewer (the example's, minus the HTTP request). */
-function baseContext(em: EntityManager): () => PollRequestContext {
-  return () => ({ em: em.fork(), viewer: { staff: false }, now: new Date() });
+/** One variant of the library: an entry of {@link CACHED_INSTANCES_VARIANTS}. */
+export interface CachedInstancesVariant {
+  /** Stable id (targets and `--only` refer to it). */
+  readonly id: string;
+  readonly label: string;
+  /** The `InstanceCache` options this variant runs with; the cache closes the store it is given. */
+  readonly cacheOptions: (run: CachedInstancesRun) => Promise<InstanceCacheOptions>;
+  /** Whether the root list's pk query is cached too. */
+  readonly listCache: boolean;
+  /** It needs Redis: skipped (with one line saying why) when Redis does not answer. */
+  readonly needsRedis: boolean;
 }
 
-/** Builds the cache over `db`, on the memory store or on a Redis namespace of this run. */
-export async function createPollCache(db: BenchDatabase, store: 'memory' | 'redis'): Promise<PollCacheSetup> {
-  let redis: RedisStore | undefined;
-  let cacheStore: CacheStore | undefined;
-  if (store === 'redis') {
-    redis = await createRedisStore({ url: REDIS_URL, namespace: `gci-bench-${process.pid}-${db.kind}` });
-    cacheStore = redis;
-  }
-  const cache = new InstanceCache(createPollStrategy(db.orm), cacheStore ? { store: cacheStore } : {});
-  const context = cachedContext(cache, baseContext(db.orm.em), { version: 'v1' });
-  return {
-    cache,
-    context,
-    async close() {
-      if (redis) {
-        await cache.dropVersion('v1');
-        await cache.dropVersion('v2');
-      }
-      await cache.close();
-    },
-  };
+/**
+ * The library's variants in this benchmark. The L1 tier and cached root lists are added here as
+ * two more entries once `src/core` has them (bench/README.md, "Adding a variant of the library").
+ */
+export const CACHED_INSTANCES_VARIANTS: readonly CachedInstancesVariant[] = [
+  {
+    id: 'gci-memory',
+    label: 'graphql-cached-instances, memory store',
+    cacheOptions: async () => ({}),
+    listCache: false,
+    needsRedis: false,
+  },
+  {
+    id: 'gci-redis',
+    label: 'graphql-cached-instances, Redis store',
+    cacheOptions: async (run) => ({
+      store: await createRedisStore({ url: run.redisUrl, namespace: run.namespace }),
+    }),
+    listCache: false,
+    needsRedis: true,
+  },
+];
+
+/**
+ * The v1 resolvers a variant runs with. Cached root lists change `Query.questions` only; until the
+ * list cache exists in src/ a variant asking for it is refused here, loudly, rather than run
+ * without it under its name.
+ */
+function resolversFor(variant: CachedInstancesVariant): typeof resolversV1 {
+  if (!variant.listCache) return resolversV1;
+  throw new Error(
+    `bench: ${variant.id} asks for cached root lists, which bench/variants/cached-instances.ts does not wire yet`,
+  );
 }
 
-/** The library's variant on `db` with a `store` (see the file comment). */
-export async function createCachedInstancesVariant(
+/** The library's contestant for one variant, on its own copy of the data. */
+export async function createCachedInstances(
+  variant: CachedInstancesVariant,
   db: BenchDatabase,
-  store: 'memory' | 'redis',
-  variables: BenchVariables,
-  extraPlugins: ApolloServerPlugin<PollContext>[] = [],
-): Promise<Variant & { readonly setup: PollCacheSetup }> {
-  const setup = await createPollCache(db, store);
-  const server = await startApollo<PollContext>(resolversV1, extraPlugins);
-  return {
-    setup,
-    id: `gci-${store}-${db.kind}`,
-    label: `graphql-cached-instances, ${store} store (${db.kind}), warm`,
-    transport: 'executeOperation',
-    database: db.kind,
-    store: store === 'redis' ? 'Redis (@keyv/redis, direct MGET)' : 'memory (keyv over a Map, strings)',
-    baseline: `dataloader-${db.kind}`,
-    phase: 1,
-    notes: 'records decoded from the store on every request (JSON.parse + codecs); root pk list is 1 SQL',
-    async request() {
-      const contextValue = await setup.context();
-      const outcome = await executeBenchQuery(server, variables, contextValue);
-      const { storeRoundTrips, hits, misses, memoHits } = contextValue.cacheStats;
-      return { ...outcome, counters: { storeRoundTrips, hits, misses, memoHits } };
-    },
-    async close() {
-      await server.stop();
-      await setup.close();
-    },
-  };
+  run: CachedInstancesRun,
+  extraPlugins: () => ApolloServerPlugin<PollContext>[] = () => [],
+): Promise<Contestant> {
+  const resolvers = resolversFor(variant);
+  const cache = new InstanceCache(createPollStrategy(db.orm), await variant.cacheOptions(run));
+  try {
+    db.orm.em.getEventManager().registerSubscriber(new CacheSubscriber(cache));
+    const context = cachedContext(
+      cache,
+      () => ({ em: db.orm.em.fork(), viewer: { staff: false }, now: new Date() }),
+      { version: 'v1' },
+    );
+    const servers = await startApolloPair<PollContext>(resolvers, extraPlugins);
+    return {
+      id: variant.id,
+      label: variant.label,
+      database: db.kind,
+      store: variant.needsRedis ? `Redis (namespace ${run.namespace})` : 'in-process memory store',
+      notes: `${variant.listCache ? 'root list cached (no SQL when warm)' : 'root pk list is 1 SQL'}; CacheSubscriber refreshes after commit`,
+      sql: db.sql,
+      db,
+      ...(variant.needsRedis ? { redisPrefix: run.namespace } : {}),
+      caches: true,
+      async request(query, variables, cacheControl) {
+        const contextValue = await context();
+        const outcome = await execute(
+          servers[cacheControl ? 'on' : 'off'],
+          query === 'q1' ? Q1 : Q2,
+          variables,
+          contextValue,
+        );
+        const { misses, storeRoundTrips } = contextValue.cacheStats;
+        return { ...outcome, misses, storeRoundTrips };
+      },
+      vote: async (choiceId, userId, voted) =>
+        sendVote(servers.off, await context(), choiceId, userId, voted),
+      async close() {
+        await servers.on.stop();
+        await servers.off.stop();
+        await cache.close();
+        await db.close();
+      },
+    };
+  } catch (error) {
+    await cache.close();
+    throw error;
+  }
 }

@@ -1,29 +1,32 @@
 /**
- * layered-loader, the closest shared-cache peer: one shared `Loader` per model (created once, used
- * by every request) with either its in-memory layer or its Redis layer (`RedisCache` over ioredis,
- * `json: true`), the DB as data source. Requests reach it through per-request DataLoaders (one
- * `getMany` per model per tick), the same shape as the library, so the comparison isolates the
- * shared cache. layered-loader's `getMany` returns values in no particular order; the batch
- * function aligns them by id. The root list is the same pk query as the library's.
+ * layered-loader 14.5.3, the closest shared-cache peer, configured as its README recommends: one
+ * shared `Loader` per model with a `dataSourceGetManyFn` and a `RedisCache` (`json: true`) on its
+ * own ioredis client; for "memory + Redis", an `inMemoryCache` (lru-map) in front and a Redis
+ * pub/sub notification pair per loader (`createNotificationPair`, separate publisher and consumer
+ * connections), so `invalidateCacheFor*` on one node clears every node's memory layer. Each request
+ * gets DataLoaders over those shared loaders, and the same root pk query as the library.
  *
- * What it caches is the same plain record as the library (related pks as lists); its memory layer
- * hands out the cached objects themselves (no copy, no decoding), and it has no generation stamps.
+ * It caches the same plain records as the library (related pks as sorted lists). Its memory layer
+ * hands out the cached objects themselves (no copy, no decoding); neither layer checks generations.
+ * Write path: the example's `setVote`, then `invalidateCacheForMany` on the choice loader, as its
+ * README documents for cache-aside writes (v1 question and user records do not change on a vote).
  */
 import type { EntityManager, MikroORM } from '@mikro-orm/core';
 import DataLoader from 'dataloader';
 import { Redis } from 'ioredis';
-import { Loader, RedisCache } from 'layered-loader';
+import { createNotificationPair, Loader, RedisCache } from 'layered-loader';
 import { Choice, Question, User } from '../../examples/poll/entities.js';
 import { questionPage } from '../../examples/poll/queries.js';
 import { DateTime } from '../../examples/poll/scalars.js';
-import { connectionOf, startApollo } from '../lib/graphql.js';
-import { type BenchDatabase, REDIS_URL } from '../lib/services.js';
-import { type BenchVariables, executeBenchQuery, type Variant } from '../lib/variant.js';
+import { connectionOf, execute, Q1, Q2, startApolloPair } from '../lib/apollo.js';
+import type { Contestant } from '../lib/contestant.js';
+import { type BenchDatabase, REDIS_URL } from '../lib/databases.js';
+import { sendVote, voteMutations } from './writes.js';
 
 interface QuestionRecord {
   readonly id: number;
   readonly questionText: string;
-  /** A `Date` in the memory layer, an ISO string once it went through Redis (the DateTime scalar takes both). */
+  /** A `Date` when loaded, an ISO string once it went through Redis (the DateTime scalar takes both). */
   readonly pubDate: Date | string;
   readonly choiceIds: readonly number[];
 }
@@ -40,47 +43,34 @@ interface UserRecord {
   readonly active: boolean;
 }
 
-interface SharedLoaders {
-  readonly question: Loader<QuestionRecord>;
-  readonly choice: Loader<ChoiceRecord>;
-  readonly user: Loader<UserRecord>;
-}
-
-const byId = (a: { id: number }, b: { id: number }) => a.id - b.id;
 const toIds = (keys: readonly string[]) => keys.map(Number);
+const sortedIds = (items: readonly { id: number }[]) => items.map((item) => item.id).sort((a, b) => a - b);
 
-/** The data sources: one query per model per batch, plus the related pks, as plain records. */
+/** The data sources: one query per model per batch (plus its to-many relation), as plain records. */
 function dataSources(orm: MikroORM) {
   return {
     async questions(keys: string[]): Promise<QuestionRecord[]> {
-      const em = orm.em.fork();
-      const rows = await em.find(Question, { id: { $in: toIds(keys) } }, { populate: ['choices'] });
+      const rows = await orm.em
+        .fork()
+        .find(Question, { id: { $in: toIds(keys) } }, { populate: ['choices'] });
       return rows.map((q) => ({
         id: q.id,
         questionText: q.questionText,
         pubDate: q.pubDate,
-        choiceIds: q.choices
-          .getItems()
-          .map((c) => c.id)
-          .sort((a, b) => a - b),
+        choiceIds: sortedIds(q.choices.getItems()),
       }));
     },
     async choices(keys: string[]): Promise<ChoiceRecord[]> {
-      const em = orm.em.fork();
-      const rows = await em.find(Choice, { id: { $in: toIds(keys) } }, { populate: ['voters'] });
+      const rows = await orm.em.fork().find(Choice, { id: { $in: toIds(keys) } }, { populate: ['voters'] });
       return rows.map((c) => ({
         id: c.id,
         choiceText: c.choiceText,
         questionId: c.question.id,
-        voterIds: c.voters
-          .getItems()
-          .map((u) => u.id)
-          .sort((a, b) => a - b),
+        voterIds: sortedIds(c.voters.getItems()),
       }));
     },
     async users(keys: string[]): Promise<UserRecord[]> {
-      const em = orm.em.fork();
-      const rows = await em.find(User, { id: { $in: toIds(keys) } });
+      const rows = await orm.em.fork().find(User, { id: { $in: toIds(keys) } });
       return rows.map((u) => ({
         id: u.id,
         username: u.username,
@@ -91,41 +81,9 @@ function dataSources(orm: MikroORM) {
   };
 }
 
-function createSharedLoaders(orm: MikroORM, redis: Redis | undefined, prefix: string): SharedLoaders {
-  const sources = dataSources(orm);
-  const key = (record: { id: number }) => String(record.id);
-  // Memory layer: big enough for every record, no expiry during the run.
-  const memory = { cacheType: 'lru-map' as const, maxItems: 100_000, ttlInMsecs: 3_600_000 };
-  const layers = <T>(model: string) =>
-    redis
-      ? {
-          asyncCache: new RedisCache<T>(redis, {
-            prefix: `${prefix}:${model}`,
-            json: true,
-            ttlInMsecs: 3_600_000,
-          }),
-        }
-      : { inMemoryCache: memory };
-  return {
-    question: new Loader<QuestionRecord>({
-      ...layers<QuestionRecord>('question'),
-      dataSourceGetManyFn: sources.questions,
-      cacheKeyFromValueResolver: key,
-    }),
-    choice: new Loader<ChoiceRecord>({
-      ...layers<ChoiceRecord>('choice'),
-      dataSourceGetManyFn: sources.choices,
-      cacheKeyFromValueResolver: key,
-    }),
-    user: new Loader<UserRecord>({
-      ...layers<UserRecord>('user'),
-      dataSourceGetManyFn: sources.users,
-      cacheKeyFromValueResolver: key,
-    }),
-  };
-}
+type Layers = 'redis' | 'memory-redis';
 
-/** A per-request DataLoader over one shared layered-loader `Loader`, aligned with the asked ids. */
+/** A per-request DataLoader over one shared `Loader`, aligned with the asked ids. */
 function perRequest<T extends { id: number }>(shared: Loader<T>): DataLoader<number, T | null> {
   return new DataLoader(async (ids) => {
     const values = await shared.getMany(ids.map(String));
@@ -135,57 +93,92 @@ function perRequest<T extends { id: number }>(shared: Loader<T>): DataLoader<num
   });
 }
 
-interface LayeredContext {
-  readonly em: EntityManager;
-  readonly now: Date;
-  readonly question: DataLoader<number, QuestionRecord | null>;
-  readonly choice: DataLoader<number, ChoiceRecord | null>;
-  readonly user: DataLoader<number, UserRecord | null>;
-}
-
 async function loadPresent<T>(loader: DataLoader<number, T | null>, ids: readonly number[]): Promise<T[]> {
-  const values = await loader.loadMany(ids);
   const out: T[] = [];
-  for (const value of values) {
+  for (const value of await loader.loadMany(ids)) {
     if (value instanceof Error) throw value;
     if (value !== null) out.push(value);
   }
   return out;
 }
 
-/** layered-loader with its memory layer or its Redis layer, on `db` (see the file comment). */
-export async function createLayeredLoaderVariant(
+/** layered-loader with the Redis layer only, or memory + Redis with notifications (see the file comment). */
+export async function createLayeredLoader(
   db: BenchDatabase,
-  layer: 'memory' | 'redis',
-  variables: BenchVariables,
-): Promise<Variant> {
-  const prefix = `gci-bench-ll-${process.pid}-${db.kind}`;
-  let redis: Redis | undefined;
-  let storeCalls = 0;
-  if (layer === 'redis') {
-    redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
-    redis.on('error', () => {});
-    await redis.connect();
-    // Counts MGETs (the only command of a warm request), for the store round trips column.
-    const mget = redis.mget.bind(redis) as (...args: unknown[]) => Promise<unknown>;
-    (redis as unknown as { mget: (...args: unknown[]) => Promise<unknown> }).mget = (...args: unknown[]) => {
-      storeCalls += 1;
-      return mget(...args);
-    };
+  layers: Layers,
+  prefix: string,
+): Promise<Contestant> {
+  const clients: Redis[] = [];
+  const connect = async () => {
+    const client = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    client.on('error', () => {});
+    await client.connect();
+    clients.push(client);
+    return client;
+  };
+  const cacheClient = await connect();
+  const sources = dataSources(db.orm);
+  const make = async <T extends { id: number }>(model: string, getMany: (keys: string[]) => Promise<T[]>) => {
+    const asyncCache = new RedisCache<T>(cacheClient, {
+      prefix: `${prefix}:${model}`,
+      json: true,
+      ttlInMsecs: 3_600_000,
+    });
+    if (layers === 'redis') {
+      return new Loader<T>({
+        asyncCache,
+        dataSourceGetManyFn: getMany,
+        cacheKeyFromValueResolver: (v) => String(v.id),
+      });
+    }
+    const { publisher, consumer } = createNotificationPair<T>({
+      channel: `${prefix}:${model}:notifications`,
+      publisherRedis: await connect(),
+      consumerRedis: await connect(),
+    });
+    const loader = new Loader<T>({
+      // Big enough for every record; no expiry during a run.
+      inMemoryCache: { cacheType: 'lru-map', maxItems: 1_000_000, ttlInMsecs: 3_600_000 },
+      asyncCache,
+      notificationPublisher: publisher,
+      notificationConsumer: consumer,
+      dataSourceGetManyFn: getMany,
+      cacheKeyFromValueResolver: (v) => String(v.id),
+    });
+    await loader.init();
+    return loader;
+  };
+  const shared = {
+    question: await make('question', sources.questions),
+    choice: await make('choice', sources.choices),
+    user: await make('user', sources.users),
+  };
+
+  interface LayeredContext {
+    readonly em: EntityManager;
+    readonly now: Date;
+    readonly question: DataLoader<number, QuestionRecord | null>;
+    readonly choice: DataLoader<number, ChoiceRecord | null>;
+    readonly user: DataLoader<number, UserRecord | null>;
   }
-  const shared = createSharedLoaders(db.orm, redis, prefix);
-  const server = await startApollo<LayeredContext>({
+  const context = (): LayeredContext => ({
+    em: db.orm.em.fork(),
+    now: new Date(),
+    question: perRequest(shared.question),
+    choice: perRequest(shared.choice),
+    user: perRequest(shared.user),
+  });
+  const published = (q: QuestionRecord, c: LayeredContext) =>
+    new Date(q.pubDate).getTime() <= c.now.getTime();
+
+  const servers = await startApolloPair<LayeredContext>({
     DateTime,
     Query: {
-      async questions(_parent: unknown, args: { first?: number | null }, context: LayeredContext) {
+      async questions(_parent: unknown, args: { first?: number | null }, c: LayeredContext) {
         const first = args.first ?? 20;
-        const rows = await questionPage(context.em, {
-          limit: first + 1,
-          after: null,
-          publishedBy: context.now,
-        });
+        const rows = await questionPage(c.em, { limit: first + 1, after: null, publishedBy: c.now });
         const page = rows.slice(0, first);
-        const records = await context.question.loadMany(page.map((row) => row.pk as number));
+        const records = await c.question.loadMany(page.map((row) => row.pk as number));
         const nodes: QuestionRecord[] = [];
         const cursors: [string, number][] = [];
         records.forEach((record, i) => {
@@ -197,55 +190,52 @@ export async function createLayeredLoaderVariant(
         // The end cursor is the last row fetched, readable or not (as the library does).
         return connectionOf(nodes, cursors, rows.length > first, page[page.length - 1]?.cursor);
       },
+      async question(_parent: unknown, args: { id: string }, c: LayeredContext) {
+        const record = await c.question.load(Number(args.id));
+        return record && published(record, c) ? record : null;
+      },
     },
+    Mutation: voteMutations<LayeredContext>(async (choiceId) => {
+      await shared.choice.invalidateCacheForMany([String(choiceId)]);
+    }),
     Question: {
-      choices: (question: QuestionRecord, _args: unknown, context: LayeredContext) =>
-        loadPresent(context.choice, question.choiceIds),
+      choices: (q: QuestionRecord, _args: unknown, c: LayeredContext) => loadPresent(c.choice, q.choiceIds),
     },
     Choice: {
-      question: (choice: ChoiceRecord, _args: unknown, context: LayeredContext) =>
-        context.question.load(choice.questionId),
-      voters: async (choice: ChoiceRecord, _args: unknown, context: LayeredContext) =>
+      question: (choice: ChoiceRecord, _args: unknown, c: LayeredContext) =>
+        c.question.load(choice.questionId),
+      voters: async (choice: ChoiceRecord, args: { first?: number | null }, c: LayeredContext) => {
         // The API's read rule: inactive users are hidden.
-        (await loadPresent(context.user, choice.voterIds)).filter((user) => user.active).sort(byId),
+        const voters = (await loadPresent(c.user, choice.voterIds)).filter((user) => user.active);
+        return typeof args.first === 'number' ? voters.slice(0, args.first) : voters;
+      },
     },
   });
-  const { orm } = db;
+  const memory = layers === 'memory-redis';
   return {
-    id: `layered-loader-${layer}-${db.kind}`,
-    label: `layered-loader ${layer === 'redis' ? 'Redis layer' : 'memory layer'} (${db.kind}), warm`,
-    transport: 'executeOperation',
+    id: `layered-loader-${layers}`,
+    label: `layered-loader 14.5.3, ${memory ? 'memory + Redis (pub/sub invalidation)' : 'Redis only'}`,
     database: db.kind,
-    store:
-      layer === 'redis' ? 'Redis (RedisCache over ioredis, json)' : 'memory (lru-map, objects by reference)',
-    baseline: `dataloader-${db.kind}`,
-    phase: 1,
-    notes:
-      layer === 'redis'
-        ? 'one MGET + JSON.parse per value; no generation check'
-        : 'hands out the cached objects themselves (no decode, no copy; a mutation would leak)',
-    async request() {
-      const before = storeCalls;
-      const outcome = await executeBenchQuery(server, variables, {
-        em: orm.em.fork(),
-        now: new Date(),
-        question: perRequest(shared.question),
-        choice: perRequest(shared.choice),
-        user: perRequest(shared.user),
-      });
-      return layer === 'redis' ? { ...outcome, counters: { storeRoundTrips: storeCalls - before } } : outcome;
-    },
+    store: memory
+      ? 'lru-map in memory (objects by reference) + RedisCache (ioredis, json), notification pair per loader'
+      : 'RedisCache (ioredis, json)',
+    notes: memory
+      ? 'hands out cached objects by reference (no decode, no copy); no generation check; writes: invalidateCacheForMany + pub/sub'
+      : 'one MGET + JSON.parse per record; no generation check; writes: invalidateCacheForMany',
+    sql: db.sql,
+    db,
+    redisPrefix: prefix,
+    caches: true,
+    request: (query, variables, cacheControl) =>
+      execute(servers[cacheControl ? 'on' : 'off'], query === 'q1' ? Q1 : Q2, variables, context()),
+    vote: (choiceId, userId, voted) => sendVote(servers.off, context(), choiceId, userId, voted),
     async close() {
-      await server.stop();
-      if (redis) {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-          cursor = next;
-          if (keys.length > 0) await redis.unlink(...keys);
-        } while (cursor !== '0');
-        redis.disconnect();
-      }
+      await servers.on.stop();
+      await servers.off.stop();
+      // Loader.close() quits the notification connections; the cache client is ours.
+      for (const loader of Object.values(shared)) await loader.close().catch(() => {});
+      for (const client of clients) if (client.status !== 'end') client.disconnect();
+      await db.close();
     },
   };
 }
