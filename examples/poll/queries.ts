@@ -99,6 +99,19 @@ export async function questionCount(
   return em.count(Question, where.length > 0 ? { $and: where } : {});
 }
 
+/**
+ * When the public list stops being right without any write: the next scheduled publication
+ * (the earliest `pubDate` after `now`), or `null` when none is scheduled.
+ */
+export async function nextPublication(em: EntityManager, now: Date): Promise<Date | null> {
+  const [row]: { next: Date | string | number | null }[] = await (em as SqlEntityManager)
+    .createQueryBuilder(Question)
+    .select(raw('min(pub_date) as next'))
+    .where({ pubDate: { $gt: now } })
+    .execute('all', false);
+  return row?.next === null || row?.next === undefined ? null : new Date(row.next);
+}
+
 /** `Query.questions` for both versions: the list options of `createCachedResolvers().list`. */
 export const questionListOptions: ListOptions<QuestionListArgs, PollContext, QuestionCursor> = {
   defaultFirst: 20,
@@ -119,4 +132,14 @@ export const questionListOptions: ListOptions<QuestionListArgs, PollContext, Que
       search: searchOf(args),
       publishedBy: context.viewer.staff ? null : context.now,
     }),
+  // Pages (and counts) are cached: a warm list runs no SQL. Question declares the fields the
+  // query filters and sorts on (listFields), so creates, deletes and changes to them invalidate
+  // every cached page. The key is everything else the query depends on: the search, the order
+  // and whether the viewer is staff; the public list also changes with time, when a scheduled
+  // question is published, so it is cached until then.
+  cache: {
+    key: ({ args, context }) =>
+      JSON.stringify([searchOf(args) ?? null, args.order ?? 'NEWEST', context.viewer.staff]),
+    validUntil: ({ context }) => (context.viewer.staff ? null : nextPublication(context.em, context.now)),
+  },
 };

@@ -28,6 +28,9 @@ export function createPollStrategy(orm: MikroOrmLike) {
     models: [
       fromMikroOrm(orm, Question, {
         name: 'Question',
+        // The question list filters on the text (search) and sorts and filters on pubDate: its
+        // cached pages are invalidated by creates, deletes and changes to these.
+        listFields: ['questionText', 'pubDate'],
         versions: { v1: {}, v2: { rename: { questionText: 'text' } } },
       }),
       fromMikroOrm(orm, Choice, { name: 'Choice' }),

@@ -7,14 +7,20 @@ import type { SqlCounter } from './sql-scope.js';
 export interface ResponseCacheStats {
   /** SQL statements run for the request (see `countSqlQuery`). */
   sql: number;
-  /** Store calls (one `MGET`, one `MULTI…EXEC`): one per level of nesting on a warm request. */
+  /** Store calls (one `MGET`, one script): one per level of nesting on a warm request, none from L1. */
   storeRoundTrips: number;
   /** Loads answered by the request's DataLoader memo. */
   memoHits: number;
-  /** Records served from the store. */
+  /** Records served from the cache (the store or L1). */
   hits: number;
+  /** The records and cached lists of `hits` and `listHits` that L1 served, with no round trip. */
+  l1Hits: number;
   /** Records that had to be loaded from the database. */
   misses: number;
+  /** Cached root lists served without running their query. */
+  listHits: number;
+  /** Cached root lists whose query had to run. */
+  listMisses: number;
   /** Fills that raced a write, detected and not served. */
   staleRejected: number;
 }
@@ -61,7 +67,10 @@ function figures(context: CacheStatsContext): ResponseCacheStats {
     storeRoundTrips: s.storeRoundTrips,
     memoHits: s.memoHits,
     hits: s.hits,
+    l1Hits: s.l1Hits,
     misses: s.misses,
+    listHits: s.listHits,
+    listMisses: s.listMisses,
     staleRejected: s.staleRejected,
   };
 }
@@ -74,8 +83,8 @@ const claimed = new WeakSet<object>();
 
 /**
  * Reports each request's cache figures: with the plugin enabled (or the request header set),
- * every response carries `extensions.cache = { sql, storeRoundTrips, memoHits, hits, misses,
- * staleRejected }`, and every request is added to `plugin.totals`. Needs a context made by
+ * every response carries `extensions.cache = { sql, storeRoundTrips, memoHits, hits, l1Hits,
+ * misses, listHits, listMisses, staleRejected }`, and every request is added to `plugin.totals`. Needs a context made by
  * {@link cachedContext}; requests whose context lacks the fields are left alone.
  *
  * The figures are taken in `willSendResponse`, after execution: they cover resolvers, loaders and
@@ -136,5 +145,16 @@ export function ApolloServerPluginCacheStats<Context extends CacheStatsContext =
 
 /** Zeroed {@link CacheStatsTotals}. */
 export function createCacheStatsTotals(): CacheStatsTotals {
-  return { requests: 0, sql: 0, storeRoundTrips: 0, memoHits: 0, hits: 0, misses: 0, staleRejected: 0 };
+  return {
+    requests: 0,
+    sql: 0,
+    storeRoundTrips: 0,
+    memoHits: 0,
+    hits: 0,
+    l1Hits: 0,
+    misses: 0,
+    listHits: 0,
+    listMisses: 0,
+    staleRejected: 0,
+  };
 }

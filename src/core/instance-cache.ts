@@ -404,7 +404,7 @@ export class InstanceCache<
     const held = l1?.getList(entryKey);
     if (held !== undefined) {
       this.#count('l1Hits', 1, stats);
-      this.#count('hits', 1, stats);
+      this.#count('listHits', 1, stats);
       return held as readonly T[];
     }
     const token = l1?.begin();
@@ -419,11 +419,11 @@ export class InstanceCache<
       }
       const cached = read?.json === undefined ? null : parseList(read.json, Date.now());
       if (cached) {
-        this.#count('hits', 1, stats);
+        this.#count('listHits', 1, stats);
         if (token) l1!.setList(token, generationKey, entryKey, cached.rows, read!.json!.length, cached.ttl);
         return cached.rows as unknown as readonly T[];
       }
-      this.#count('misses', 1, stats);
+      this.#count('listMisses', 1, stats);
       const [rows, until] = await Promise.all([load(), options.validUntil?.()]);
       const expires = until === null || until === undefined ? undefined : new Date(until).getTime();
       const ttl = expires === undefined ? this.#ttl : expires - Date.now();

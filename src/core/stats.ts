@@ -3,10 +3,14 @@
  * object of the same shape can be passed to reads (`createLoaders(cache, { stats })`).
  */
 export interface CacheStats {
-  /** Records (and cached lists) served from the store or L1, including cached "not found" entries. */
+  /** Records served from the store or L1, including cached "not found" entries. */
   hits: number;
-  /** The part of `hits` served by the per-process L1 tier, without a store round trip. */
+  /** Records and cached lists served by the per-process L1 tier, without a store round trip. */
   l1Hits: number;
+  /** Cached root lists served from the store or L1 (no list query ran). */
+  listHits: number;
+  /** Cached root lists that had to run their query. */
+  listMisses: number;
   /** Keys that had to be loaded (absent, stale or corrupt). */
   misses: number;
   /** Records written after a load. */
@@ -32,6 +36,8 @@ export function createStats(): CacheStats {
   return {
     hits: 0,
     l1Hits: 0,
+    listHits: 0,
+    listMisses: 0,
     misses: 0,
     fills: 0,
     loads: 0,

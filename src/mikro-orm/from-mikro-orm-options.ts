@@ -43,6 +43,13 @@ export interface FromMikroOrmVersionOptions<E = object> extends DerivedFieldOpti
    * replaces the model's (`visible: undefined` shows every instance in that version).
    */
   visible?(entity: E): boolean;
+  /**
+   * Lets root lists of this model be cached (the Apollo list builder's `cache` option), naming the
+   * entity properties the list queries filter or sort on: a create, a delete (or hide), or a change
+   * to one of them invalidates every cached list of the model. `'all'`: any change does. Default:
+   * none, lists are not cached. A version's `listFields` replaces the model's.
+   */
+  listFields?: readonly (keyof E & string)[] | 'all';
 }
 
 /** Options of {@link fromMikroOrm}. */
@@ -117,6 +124,7 @@ interface MergedVersionOptions {
   readonly codecs: Readonly<Record<string, Codec<unknown>>>;
   readonly computed: Readonly<Record<string, ComputedField>>;
   readonly visible: ((entity: object) => boolean) | undefined;
+  readonly listFields: readonly string[] | 'all' | undefined;
 }
 
 /**
@@ -135,5 +143,6 @@ export function mergeVersionOptions(
     codecs: { ...model.codecs, ...own.codecs },
     computed: { ...model.computed, ...own.computed },
     visible: 'visible' in own ? own.visible : model.visible,
+    listFields: 'listFields' in own ? own.listFields : model.listFields,
   };
 }

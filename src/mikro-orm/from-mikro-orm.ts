@@ -40,6 +40,7 @@ interface VersionPlan<T> {
   readonly computed: readonly [string, ComputedField<T>][];
   readonly codecs: Readonly<Record<string, Codec<unknown>>>;
   readonly visible: ((entity: T) => boolean) | undefined;
+  readonly listFields: readonly string[] | 'all' | undefined;
 }
 
 function fail(message: string, model?: string): never {
@@ -134,6 +135,7 @@ export function fromMikroOrm<
       computed,
       codecs: merged.codecs,
       visible: merged.visible,
+      listFields: merged.listFields,
     };
   };
   const perVersion = new Map<string, VersionPlan<object>>();
@@ -221,7 +223,7 @@ export function fromMikroOrm<
 
   const functionsFor = (
     version: string,
-    { fields, computed, codecs: computedCodecs, visible }: VersionPlan<object>,
+    { fields, computed, codecs: computedCodecs, visible, listFields }: VersionPlan<object>,
   ): VersionFunctions<object, DerivedRecord> => {
     const serialize = described(
       (item: object): DerivedRecord | null => {
@@ -260,7 +262,22 @@ export function fromMikroOrm<
       const codec = computedCodecs[field];
       if (codec) codecs[field] = codec as Codec<never>;
     }
-    return { serialize, invalidate, codecs };
+    if (listFields === undefined) return { serialize, invalidate, codecs };
+    // Entity properties → this version's record fields (a property renamed here has another name).
+    const listed =
+      listFields === 'all'
+        ? 'all'
+        : listFields.map((prop) => {
+            const field = fields.find((f) => f.prop.name === prop);
+            if (!field) {
+              fail(
+                `listFields names "${prop}", which is not a field of the ${version} record of ${name}`,
+                name,
+              );
+            }
+            return field.field;
+          });
+    return { serialize, invalidate, codecs, listFields: listed };
   };
 
   const base = functionsFor('*', basePlan);

@@ -11,7 +11,17 @@ function alternating(levels: number): string {
   return `{ question(id: 1) { ${selection} } }`;
 }
 
-const ZERO = { sql: 0, storeRoundTrips: 0, memoHits: 0, hits: 0, misses: 0, staleRejected: 0 };
+const ZERO = {
+  sql: 0,
+  storeRoundTrips: 0,
+  memoHits: 0,
+  hits: 0,
+  l1Hits: 0,
+  misses: 0,
+  listHits: 0,
+  listMisses: 0,
+  staleRejected: 0,
+};
 
 /**
  * The example's query limits over HTTP: the depth-40 query that took the server down (2.2 GB,

@@ -200,7 +200,10 @@ describe('ApolloServerPluginCacheStats', () => {
         storeRoundTrips: 3,
         memoHits: 0,
         hits: 0,
+        l1Hits: 0,
         misses: 1,
+        listHits: 0,
+        listMisses: 0,
         staleRejected: 0,
       });
       expect(seen.map((s) => s.sql)).toEqual([1, 1, 0]);

@@ -53,7 +53,10 @@ describe('npm start (examples/poll/main.ts)', () => {
 
     // The README's curl, twice: its cold and warm figures.
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    const shown = [...readme.matchAll(/^\{ "cache": (\{.*\}) \}$/gm)].map((m) => JSON.parse(m[1]!));
+    // The README's ```json blocks that show extensions.cache, however they are wrapped.
+    const shown = [...readme.matchAll(/^```json\n([\s\S]*?)\n```$/gm)]
+      .map((m) => JSON.parse(m[1]!) as { cache?: unknown })
+      .flatMap((block) => (block.cache ? [block.cache] : []));
     expect(shown).toHaveLength(2);
     const figures = [];
     for (let i = 0; i < 2; i += 1) {

@@ -39,7 +39,7 @@ for (const storeCase of storeCases) {
       const stats = createStats();
       expect(await cache.getList('Question', 'byDate', 'first=10', byDate, { stats })).toEqual([1, 2]);
       expect(queries).toBe(1);
-      expect(stats).toMatchObject({ storeRoundTrips: 1, hits: 1, misses: 0 });
+      expect(stats).toMatchObject({ storeRoundTrips: 1, listHits: 1, listMisses: 0 });
       // Another key is another entry.
       expect(await cache.getList('Question', 'byDate', 'first=1', async () => [1])).toEqual([1]);
       expect(await cache.getList('Question', 'byDate', 'first=10', byDate)).toEqual([1, 2]);
