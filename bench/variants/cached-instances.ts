@@ -10,6 +10,8 @@
  */
 import type { ApolloServerPlugin } from '@apollo/server';
 import type { PollContext } from '../../examples/poll/context.js';
+import { questionListOptions } from '../../examples/poll/queries.js';
+import { cachedV1 } from '../../examples/poll/resolvers-shared.js';
 import { resolversV1 } from '../../examples/poll/resolvers-v1.js';
 import { createPollStrategy } from '../../examples/poll/strategy.js';
 import { cachedContext } from '../../src/apollo/index.js';
@@ -44,10 +46,7 @@ export interface CachedInstancesVariant {
   readonly needsRedis: boolean;
 }
 
-/**
- * The library's variants in this benchmark. The L1 tier and cached root lists are added here as
- * two more entries once `src/core` has them (bench/README.md, "Adding a variant of the library").
- */
+/** The library's variants in this benchmark (bench/README.md, "Adding a variant of the library"). */
 export const CACHED_INSTANCES_VARIANTS: readonly CachedInstancesVariant[] = [
   {
     id: 'gci-memory',
@@ -65,18 +64,36 @@ export const CACHED_INSTANCES_VARIANTS: readonly CachedInstancesVariant[] = [
     listCache: false,
     needsRedis: true,
   },
+  {
+    id: 'gci-redis-l1',
+    label: 'graphql-cached-instances, Redis store + L1',
+    cacheOptions: async (run) => ({
+      store: await createRedisStore({ url: run.redisUrl, namespace: run.namespace }),
+      l1: { maxEntries: 2 * run.records, maxBytes: 512 * 2 ** 20 },
+    }),
+    listCache: false,
+    needsRedis: true,
+  },
+  {
+    id: 'gci-redis-l1-lists',
+    label: 'graphql-cached-instances, Redis store + L1 + cached root lists',
+    cacheOptions: async (run) => ({
+      store: await createRedisStore({ url: run.redisUrl, namespace: run.namespace }),
+      l1: { maxEntries: 2 * run.records, maxBytes: 512 * 2 ** 20 },
+    }),
+    listCache: true,
+    needsRedis: true,
+  },
 ];
 
 /**
- * The v1 resolvers a variant runs with. Cached root lists change `Query.questions` only; until the
- * list cache exists in src/ a variant asking for it is refused here, loudly, rather than run
- * without it under its name.
+ * The v1 resolvers a variant runs with: the example's, whose question list is cached (its
+ * `cache` option), or the same list with that option removed, so the pk query runs every time.
  */
 function resolversFor(variant: CachedInstancesVariant): typeof resolversV1 {
-  if (!variant.listCache) return resolversV1;
-  throw new Error(
-    `bench: ${variant.id} asks for cached root lists, which bench/variants/cached-instances.ts does not wire yet`,
-  );
+  if (variant.listCache) return resolversV1;
+  const { cache: _, ...uncached } = questionListOptions;
+  return { ...resolversV1, Query: { ...resolversV1.Query, questions: cachedV1.list('Question', uncached) } };
 }
 
 /** The library's contestant for one variant, on its own copy of the data. */

@@ -1,7 +1,7 @@
 import type { InstanceCache } from '../core/instance-cache.js';
 import { type CacheStats, createStats } from '../core/stats.js';
 import { InvalidOptionError } from '../errors.js';
-import { createLoaders, type Loaders } from '../loaders/create-loaders.js';
+import { clearAllLoaders, createLoaders, type Loaders } from '../loaders/create-loaders.js';
 import { createSqlCounter, currentSqlCounter, type SqlCounter } from './sql-scope.js';
 
 /** What {@link cachedContext} adds to a request's context. */
@@ -105,5 +105,5 @@ export function cachedContext<Records extends object, Args extends unknown[], Ba
  * and not ones this request loaded before the write.
  */
 export function clearLoaders(context: { readonly loaders: object }): void {
-  for (const loader of Object.values(context.loaders) as { clearAll(): unknown }[]) loader.clearAll();
+  clearAllLoaders(context.loaders);
 }

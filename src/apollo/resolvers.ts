@@ -1,7 +1,7 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import type { JsonValue } from '../codecs/codec.js';
 import { InvalidOptionError } from '../errors.js';
-import { readRecords } from '../loaders/request-batcher.js';
+import { type ReadValue, readRecord, readRecords } from '../loaders/request-batcher.js';
 import type { Pk } from '../strategy/pk.js';
 import type { Connection, PageArgs, PkPageRequest, PkRow } from './connection.js';
 import { badUserInput, toGraphQLError } from './errors.js';
@@ -268,8 +268,8 @@ function loadersOf(context: LoaderContext): object {
   return loaders;
 }
 
-function isPromise(value: unknown): value is Promise<unknown> {
-  return typeof (value as Promise<unknown> | null)?.then === 'function';
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | null)?.then === 'function';
 }
 
 /**
@@ -302,45 +302,77 @@ export function createCachedResolvers<Records extends object, Context extends Lo
     }
   }
 
-  // Aligned with `pks`: the readable record, or null. The keys join the request's one batch per
-  // tick; when every record is already memoized (and canRead is synchronous) the answer is
-  // returned synchronously, which spares graphql-js a promise per field. `depth` counts how many
-  // canRead rules led to this read (see MAX_READ_CHAIN).
-  function readAligned(
+  // The records of `pks` this request may read: aligned with `pks` (`null` for a missing, hidden
+  // or unreadable one), or only the present ones. The keys join the request's one batch per tick;
+  // when every record is already memoized or in L1 (and the rules are synchronous) the answer is
+  // returned synchronously, which spares graphql-js a promise per field. One pass over the
+  // records; no array but the answer is allocated. `depth` counts how many canRead rules led to
+  // this read (see MAX_READ_CHAIN).
+  function readAll(
     context: Context,
     model: string,
-    pks: readonly Pk[],
+    pks: readonly unknown[],
+    aligned: boolean,
     depth = 0,
   ): (object | null)[] | Promise<(object | null)[]> {
-    let read: ReturnType<typeof readRecords>;
-    try {
-      read = readRecords(loadersOf(context), model, pks);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return isPromise(read)
-      ? read.then((results) => checkAll(context, model, results, depth))
-      : checkAll(context, model, read, depth);
+    const values = readRecords(loadersOf(context), model, pks);
+    return isPromise(values)
+      ? values.then((settled) => readable(context, model, settled, aligned, depth))
+      : readable(context, model, values, aligned, depth);
   }
 
-  function checkAll(
+  function readable(
     context: Context,
     model: string,
-    results: readonly (object | null | Error)[],
+    values: ReadValue[],
+    aligned: boolean,
     depth: number,
   ): (object | null)[] | Promise<(object | null)[]> {
-    const records = results.map((result) => {
-      if (result instanceof Error) throw toGraphQLError(result);
-      return result;
-    });
     const check = canRead[model];
-    if (!check) return records;
+    if (!check) {
+      const out: (object | null)[] = aligned ? (values as (object | null)[]) : [];
+      for (const value of values) {
+        if (value instanceof Error) throw toGraphQLError(value);
+        if (!aligned && value !== null) out.push(value);
+      }
+      return out;
+    }
     const access = accessAt(context, model, depth + 1);
-    const verdicts = records.map((record) => (record === null ? false : check(record, context, access)));
-    if (!verdicts.some(isPromise)) return records.map((record, i) => (verdicts[i] ? record : null));
-    return Promise.all(verdicts).then((resolved) =>
-      records.map((record, i) => (resolved[i] ? record : null)),
-    );
+    let verdicts: (boolean | Promise<boolean>)[] | undefined;
+    for (let i = 0; i < values.length; i += 1) {
+      const value = values[i]!;
+      if (value instanceof Error) throw toGraphQLError(value);
+      const verdict = value === null ? false : check(value, context, access);
+      if (verdicts) verdicts.push(verdict);
+      else if (isPromise(verdict)) {
+        verdicts = values.slice(0, i).map((v) => v !== null);
+        verdicts.push(verdict);
+      } else if (!verdict) values[i] = null;
+    }
+    const keep = (allowed: readonly boolean[] | undefined) => {
+      if (allowed) {
+        for (let i = 0; i < values.length; i += 1) if (!allowed[i]) values[i] = null;
+      }
+      return aligned ? (values as (object | null)[]) : (values.filter((v) => v !== null) as object[]);
+    };
+    return verdicts ? Promise.all(verdicts).then(keep) : keep(undefined);
+  }
+
+  // Whether `pk` of `model` exists and this request may read it (its own rule applied).
+  function readableOne(
+    context: Context,
+    model: string,
+    pk: unknown,
+    depth: number,
+  ): boolean | Promise<boolean> {
+    const value = readRecord(loadersOf(context), model, pk);
+    const decide = (settled: ReadValue): boolean | Promise<boolean> => {
+      if (settled instanceof Error) throw toGraphQLError(settled);
+      if (settled === null) return false;
+      const check = canRead[model];
+      return check ? check(settled, context, accessAt(context, model, depth + 1)) : true;
+    };
+    return isPromise(value) ? value.then(decide) : decide(value);
   }
 
   // What the rules of `from` records may read. One object per checked batch, not per record.
@@ -353,25 +385,27 @@ export function createCachedResolvers<Records extends object, Context extends Lo
             `createCachedResolvers: canRead.${from} reads ${model} through more than ${MAX_READ_CHAIN} canRead rules; do the rules read through each other in a cycle?`,
           );
         }
-        const read = readAligned(context, model, [pk], depth);
-        return isPromise(read)
-          ? read.then((records) => (records[0] ?? null) !== null)
-          : (read[0] ?? null) !== null;
+        return readableOne(context, model, pk, depth);
       },
     };
   }
 
-  function readOne(context: Context, model: string, pk: Pk): object | null | Promise<object | null> {
-    const read = readAligned(context, model, [pk]);
-    return isPromise(read) ? read.then((records) => records[0] ?? null) : (read[0] ?? null);
+  function readOne(context: Context, model: string, pk: unknown): object | null | Promise<object | null> {
+    const value = readRecord(loadersOf(context), model, pk);
+    const decide = (settled: ReadValue): object | null | Promise<object | null> => {
+      if (settled instanceof Error) throw toGraphQLError(settled);
+      if (settled === null) return null;
+      const check = canRead[model];
+      if (!check) return settled;
+      const verdict = check(settled, context, accessAt(context, model, 1));
+      return isPromise(verdict) ? verdict.then((ok) => (ok ? settled : null)) : verdict ? settled : null;
+    };
+    return isPromise(value) ? value.then(decide) : decide(value);
   }
 
-  function readMany(context: Context, model: string, pks: readonly Pk[]): object[] | Promise<object[]> {
+  function readMany(context: Context, model: string, pks: readonly unknown[]): object[] | Promise<object[]> {
     if (pks.length === 0) return [];
-    const keep = (records: (object | null)[]) =>
-      records.filter((record): record is object => record !== null);
-    const read = readAligned(context, model, pks);
-    return isPromise(read) ? read.then(keep) : keep(read);
+    return readAll(context, model, pks, false) as object[] | Promise<object[]>;
   }
 
   // The first `first` readable records of `pks`: reads `first` pks, then more only when some
@@ -382,20 +416,24 @@ export function createCachedResolvers<Records extends object, Context extends Lo
     pks: readonly Pk[],
     first: number,
   ): object[] | Promise<object[]> {
-    if (first === 0) return [];
+    if (first === 0 || pks.length === 0) return [];
     const collect = (found: object[], from: number, want: number): object[] | Promise<object[]> => {
-      const chunk = pks.slice(from, from + want);
+      const chunk = from === 0 && want >= pks.length ? pks : pks.slice(from, from + want);
       const read = readMany(context, model, chunk);
       const next = (records: object[]) => {
-        const all = found.concat(records);
+        const all = found.length === 0 ? records : found.concat(records);
         const end = from + chunk.length;
-        if (all.length >= first || end >= pks.length) return all.slice(0, first);
+        if (all.length >= first || end >= pks.length) return all.length > first ? all.slice(0, first) : all;
         return collect(all, end, (first - all.length) * 2);
       };
       return isPromise(read) ? read.then(next) : next(read);
     };
     return collect([], 0, first);
   }
+
+  // List resolvers read pks aligned with their rows.
+  const readAligned = (context: Context, model: string, pks: readonly Pk[]) =>
+    readAll(context, model, pks, true);
 
   type R<M extends keyof Records> = Records[M];
   return {

@@ -60,6 +60,9 @@ const ISO_DATETIME =
  * drf-cached-instances and most databases read a naive timestamp), never the process's local time,
  * so the same string gives the same instant on every server. Digits past the millisecond are cut.
  */
+/** `Date.prototype.toISOString()` of a year between 0000 and 9999. */
+const CANONICAL = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
 function parseInstant(text: string): Date | null {
   const match = ISO_DATETIME.exec(text);
   if (!match) return null;
@@ -105,6 +108,15 @@ export const datetime: Codec<Date | string | number> = {
     return date.toISOString();
   },
   decode(json) {
+    // What encode wrote (`toISOString()`, 24 characters ending in Z) needs no parsing of ours.
+    if (
+      typeof json === 'string' &&
+      json.length === 24 &&
+      json.charCodeAt(23) === 90 /* Z */ &&
+      CANONICAL.test(json)
+    ) {
+      return new Date(json);
+    }
     const date = typeof json === 'string' ? parseInstant(json) : null;
     if (date === null) return fail('datetime', 'an ISO string', json);
     return date;
@@ -269,7 +281,9 @@ export const pkList: Codec<readonly (number | string)[]> = {
   },
   decode(json) {
     if (!Array.isArray(json)) return fail('pkList', 'an array of pks', json);
-    return json.map((item) => pk.decode(item) as number | string);
+    // Checked in place, not copied: the array came from JSON.parse and is the record's own.
+    for (const item of json) pk.decode(item);
+    return json as (number | string)[];
   },
 };
 

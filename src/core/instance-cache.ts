@@ -13,7 +13,7 @@ import type { Ref, ResolvedVersion, Strategy } from '../strategy/define.js';
 import { encodePk, normalizePk, type Pk } from '../strategy/pk.js';
 import { NOT_FOUND, tagRecord, untagRecord } from './entry.js';
 import { type L1Options, L1Tier, type L1Token } from './l1.js';
-import { createProtocol, type ReadResult, type StoreProtocol } from './protocol.js';
+import { createProtocol, type ReadBatch, type StoreProtocol } from './protocol.js';
 import {
   type LevelCounts,
   listGenerationKey,
@@ -157,6 +157,8 @@ export interface InstanceCacheEvents {
 /** A miss on its way to `load`. */
 interface Miss {
   readonly pk: Pk;
+  /** Its position among the read's distinct pks. */
+  readonly at: number;
   readonly key: string;
   /** What a fill must carry; `null` when nothing may be filled (store unreachable, key pending). */
   stamp: string | null;
@@ -289,41 +291,59 @@ export class InstanceCache<
   ): Promise<(Records[M] | null)[]> {
     const version = this.#readable(model, options.version);
     const stats = options.stats;
-    const normalized = pks.map((pk) => normalizePk(pk, version.pkType, model));
-    const unique = [...new Set(normalized)];
+    // Each distinct pk once: `slot[i]` is the position of pks[i] among the distinct ones.
+    const unique: Pk[] = [];
+    const slot: number[] = new Array(pks.length);
+    const seen = new Map<Pk, number>();
+    for (let i = 0; i < pks.length; i += 1) {
+      const raw = pks[i];
+      const pk =
+        typeof raw === 'number' && version.pkType === 'number' && Number.isSafeInteger(raw)
+          ? raw
+          : normalizePk(raw, version.pkType, model);
+      let at = seen.get(pk);
+      if (at === undefined) {
+        at = unique.length;
+        seen.set(pk, at);
+        unique.push(pk);
+      }
+      slot[i] = at;
+    }
     if (unique.length === 0) return [];
-    const results = new Map<Pk, object | null>();
+    // What each distinct pk reads as: its record, `null` (not found), `undefined` (not yet known).
+    const results: (object | null | undefined)[] = new Array(unique.length);
+    const answer = () => slot.map((at) => results[at] ?? null) as (Records[M] | null)[];
     if (!this.#enabled) {
       const entities = await this.#load(version, unique, stats);
-      for (const pk of unique) {
+      unique.forEach((pk, i) => {
         const entity = entities.get(pk);
         const record = entity === undefined ? null : version.serialize!(entity);
-        this.#decodeInto(results, version, pk, record === null ? NOT_FOUND : version.codec.encode(record));
-      }
-      return normalized.map((pk) => results.get(pk) as Records[M] | null);
+        results[i] = this.#decode(version, record === null ? NOT_FOUND : version.codec.encode(record));
+      });
+      return answer();
     }
     const l1 = this.#l1;
-    let toRead = unique;
-    let l1Hits = 0;
+    let toRead: number[] | undefined;
     if (l1) {
       toRead = [];
-      for (const pk of unique) {
-        const found = l1.get(version.keyPrefix + encodePk(pk));
-        if (found === undefined) toRead.push(pk);
-        else results.set(pk, found);
+      let held = 0;
+      for (let i = 0; i < unique.length; i += 1) {
+        const found = l1.get(version.keyPrefix + encodePk(unique[i]!));
+        if (found === undefined) toRead.push(i);
+        else {
+          results[i] = found;
+          held += 1;
+        }
       }
-      l1Hits = unique.length - toRead.length;
-      if (l1Hits > 0) this.#count('l1Hits', l1Hits, stats);
+      if (held > 0) {
+        this.#count('l1Hits', held, stats);
+        this.#count('hits', held, stats);
+      }
     }
     const context = { model, version: version.version };
     const token = l1?.begin();
     try {
-      const misses = await this.#readStore(version, toRead, results, token, stats);
-      const hits = results.size;
-      if (hits > 0) {
-        this.#count('hits', hits, stats);
-        this.emit('hit', hits, context);
-      }
+      const misses = await this.#readStore(version, unique, toRead, results, token, stats, context);
       if (misses.length > 0) {
         this.#count('misses', misses.length, stats);
         this.emit('miss', misses.length, context);
@@ -332,19 +352,21 @@ export class InstanceCache<
           const { json, landed } = loaded.get(miss.pk)!;
           // Decoding what was just encoded cannot fail; it makes a fresh record read back exactly
           // as a cached one would (a Date comes back as a Date from every store).
-          if (!this.#decodeInto(results, version, miss.pk, json)) {
+          const record = this.#decode(version, json);
+          if (record === undefined) {
             throw new CodecError(`${model}:${String(miss.pk)}: a record this cache encoded does not decode`, {
               context: { model, version: version.version, pk: miss.pk },
             });
           }
+          results[miss.at] = record;
           // Only a fill that landed proves nothing changed between the read and the fill.
-          if (landed && token) l1!.set(token, miss.key, results.get(miss.pk)!, json.length);
+          if (landed && token) l1!.set(token, miss.key, record, json.length);
         }
       }
     } finally {
       if (token) l1!.end(token);
     }
-    return normalized.map((pk) => results.get(pk) as Records[M] | null);
+    return answer();
   }
 
   /**
@@ -357,20 +379,40 @@ export class InstanceCache<
     pks: readonly Pk[],
     options: ReadOptions = {},
   ): (Records[M] | null | undefined)[] {
+    const read = this.l1Reader(model, options.version ?? this.strategy.defaultVersion, options.stats);
+    return pks.map((pk) => read?.(normalizePk(pk, this.strategy.model(model).pkType, model))) as (
+      | Records[M]
+      | null
+      | undefined
+    )[];
+  }
+
+  /**
+   * A function that reads one (normalised) pk of a model version from L1, counting hits, or
+   * `undefined` without L1: what per-request batchers use to answer without a promise.
+   * @internal
+   */
+  l1Reader(
+    model: string,
+    version: string,
+    stats?: CacheStats,
+  ): ((pk: Pk) => object | null | undefined) | undefined {
     const l1 = this.#l1;
-    if (!l1) return pks.map(() => undefined);
-    const version = this.#readable(model, options.version);
-    let found = 0;
-    const out = pks.map((pk) => {
-      const record = l1.get(version.keyPrefix + encodePk(normalizePk(pk, version.pkType, model)));
-      if (record !== undefined) found += 1;
-      return record as Records[M] | null | undefined;
-    });
-    if (found > 0) {
-      this.#count('l1Hits', found, options.stats);
-      this.#count('hits', found, options.stats);
-    }
-    return out;
+    if (!l1) return undefined;
+    const prefix = this.#readable(model, version).keyPrefix;
+    const totals = this.stats;
+    return (pk) => {
+      const record = l1.get(prefix + encodePk(pk));
+      if (record !== undefined) {
+        totals.hits += 1;
+        totals.l1Hits += 1;
+        if (stats) {
+          stats.hits += 1;
+          stats.l1Hits += 1;
+        }
+      }
+      return record;
+    };
   }
 
   /**
@@ -657,94 +699,117 @@ export class InstanceCache<
     return flushed;
   }
 
-  /** Reads `pks` from the store into `results` (and L1); returns the misses, stamped. */
+  /**
+   * Reads the distinct pks at `indices` (all of them when `undefined`) from the store into
+   * `results` (and L1); counts the hits; returns the misses, stamped.
+   */
   async #readStore(
     version: ResolvedVersion,
-    pks: readonly Pk[],
-    results: Map<Pk, object | null>,
+    unique: readonly Pk[],
+    indices: readonly number[] | undefined,
+    results: (object | null | undefined)[],
     token: L1Token | undefined,
     stats: CacheStats | undefined,
+    context: { model: string; version: string },
   ): Promise<Miss[]> {
-    if (pks.length === 0) return [];
-    const keys = pks.map((pk) => version.keyPrefix + encodePk(pk));
-    let read: ReadResult[] | null = null;
+    const count = indices ? indices.length : unique.length;
+    if (count === 0) return [];
+    const keys: string[] = new Array(count);
+    for (let n = 0; n < count; n += 1)
+      keys[n] = version.keyPrefix + encodePk(unique[indices ? indices[n]! : n]!);
+    let batch: ReadBatch | null = null;
     try {
-      read = await this.#protocol.read(keys, stats);
+      batch = await this.#protocol.read(keys, stats);
     } catch (error) {
       this.#report(error, 'read');
     }
     const misses: Miss[] = [];
     const unstamped: Miss[] = [];
     let stale = 0;
-    for (let i = 0; i < pks.length; i += 1) {
-      const pk = pks[i]!;
-      const key = keys[i]!;
-      const result = read?.[i];
-      if (result === undefined || (this.#pending.size > 0 && this.#pending.has(key))) {
-        misses.push({ pk, key, stamp: null });
+    let hits = 0;
+    const pending = this.#pending.size > 0;
+    for (let n = 0; n < count; n += 1) {
+      const at = indices ? indices[n]! : n;
+      const pk = unique[at]!;
+      const key = keys[n]!;
+      if (batch === null || (pending && this.#pending.has(key))) {
+        misses.push({ pk, at, key, stamp: null });
         continue;
       }
-      if (result.hit) {
-        if (this.#accept(version, results, pk, key, result.json, token, stats)) continue;
-        misses.push({ pk, key, stamp: result.stamp });
+      const text = batch.records[n];
+      if (text !== undefined && this.#accept(version, results, at, key, text, token)) {
+        hits += 1;
         continue;
       }
-      if (result.stale) stale += 1;
-      if (result.corrupt) this.#count('corrupt', 1, stats);
-      const miss = { pk, key, stamp: result.stamp ?? null };
-      misses.push(miss);
-      if (result.stamp === undefined) unstamped.push(miss);
+      const miss = batch.miss(n);
+      if (miss.stale) stale += 1;
+      if (miss.corrupt || (text !== undefined && untagRecord(version.recordTag, text) !== undefined)) {
+        this.#count('corrupt', 1, stats);
+      }
+      const one = { pk, at, key, stamp: miss.stamp ?? null };
+      misses.push(one);
+      if (miss.stamp === undefined) unstamped.push(one);
     }
     if (stale > 0) {
       this.#count('staleRejected', stale, stats);
-      this.emit('staleRejected', stale, { model: version.model, version: version.version });
+      this.emit('staleRejected', stale, context);
     }
-    if (unstamped.length === 0) return misses;
-    // Keys with nothing to fill against (never read, expired, evicted): claim a new marker each.
-    // A key someone filled in the meantime comes back as a record.
-    let claimed: ReadResult[] | null = null;
-    try {
-      claimed = await this.#protocol.claim(
-        unstamped.map((miss) => miss.key),
-        stats,
-      );
-    } catch (error) {
-      this.#report(error, 'read');
+    if (unstamped.length > 0) {
+      // Keys with nothing to fill against (never read, expired, evicted): claim a new marker each.
+      // A key someone filled in the meantime comes back as a record.
+      let claimed: ReadBatch | null = null;
+      try {
+        claimed = await this.#protocol.claim(
+          unstamped.map((miss) => miss.key),
+          stats,
+        );
+      } catch (error) {
+        this.#report(error, 'read');
+      }
+      if (claimed) {
+        const filled = new Set<Miss>();
+        unstamped.forEach((miss, i) => {
+          const text = claimed.records[i];
+          if (text !== undefined && this.#accept(version, results, miss.at, miss.key, text, token)) {
+            hits += 1;
+            filled.add(miss);
+          } else {
+            miss.stamp = claimed.miss(i).stamp ?? null;
+          }
+        });
+        if (filled.size > 0) {
+          const left = misses.filter((miss) => !filled.has(miss));
+          misses.length = 0;
+          misses.push(...left);
+        }
+      }
     }
-    const filled = new Set<Miss>();
-    unstamped.forEach((miss, i) => {
-      const result = claimed?.[i];
-      if (result === undefined) return;
-      if (result.hit && this.#accept(version, results, miss.pk, miss.key, result.json, token, stats))
-        filled.add(miss);
-      else miss.stamp = result.stamp ?? null;
-    });
-    return filled.size === 0 ? misses : misses.filter((miss) => !filled.has(miss));
+    if (hits > 0) {
+      this.#count('hits', hits, stats);
+      this.emit('hit', hits, context);
+    }
+    return misses;
   }
 
   /**
-   * Decodes a record read from the store into `results` (and L1). False for a miss: a record
-   * another definition of the model wrote (another deploy or build; the fill overwrites it), or
-   * one that does not decode (corrupt).
+   * Decodes a stored record into `results[at]` (and L1). False for a miss: a record another
+   * definition of the model wrote (another deploy or build; the fill overwrites it), or one that
+   * does not decode (corrupt).
    */
   #accept(
     version: ResolvedVersion,
-    results: Map<Pk, object | null>,
-    pk: Pk,
+    results: (object | null | undefined)[],
+    at: number,
     key: string,
     text: string,
     token: L1Token | undefined,
-    stats: CacheStats | undefined,
   ): boolean {
     const json = untagRecord(version.recordTag, text);
     if (json === undefined) return false;
-    if (!this.#decodeInto(results, version, pk, json)) {
-      // A corrupt entry (not written by this library, or by an incompatible codec) is a miss:
-      // the fill overwrites it.
-      this.#count('corrupt', 1, stats);
-      return false;
-    }
-    if (token) this.#l1!.set(token, key, results.get(pk)!, json.length);
+    const record = this.#decode(version, json);
+    if (record === undefined) return false;
+    results[at] = record;
+    if (token) this.#l1!.set(token, key, record, json.length);
     return true;
   }
 
@@ -858,16 +923,13 @@ export class InstanceCache<
     return json === NOT_FOUND ? this.#notFoundTtl : this.#ttl;
   }
 
-  #decodeInto(results: Map<Pk, object | null>, version: ResolvedVersion, pk: Pk, json: string): boolean {
-    if (json === NOT_FOUND) {
-      results.set(pk, null);
-      return true;
-    }
+  /** The record of `json` (`null` for "not found"), or `undefined` when it does not decode. */
+  #decode(version: ResolvedVersion, json: string): object | null | undefined {
+    if (json === NOT_FOUND) return null;
     try {
-      results.set(pk, version.codec.decode(json));
-      return true;
+      return version.codec.decode(json);
     } catch {
-      return false;
+      return undefined;
     }
   }
 

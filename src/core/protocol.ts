@@ -44,24 +44,25 @@ import {
 import type { CacheStats } from './stats.js';
 import type { CacheStore, StoreEntry, StoreOp } from './store.js';
 
-/** One key as read: a stored record, or a miss with the stamp a fill must carry. */
-export type ReadResult =
-  | {
-      readonly hit: true;
-      /** The stored record (tag, maybe a refresh token, JSON); see `entry.ts`. */
-      readonly json: string;
-      /** What a fill must be stamped with if this record turns out not to be usable. */
-      readonly stamp: string;
-    }
-  | {
-      readonly hit: false;
-      /** The stamp a fill must carry; `undefined` when the key has none yet (claim one first). */
-      readonly stamp: string | undefined;
-      /** A record was there, stamped with an older generation (checked at read only). */
-      readonly stale: boolean;
-      /** Something this library did not write was there (the fill overwrites it). */
-      readonly corrupt?: boolean;
-    };
+/** Why a key missed, and what a fill of it must carry. */
+export interface ReadMiss {
+  /** The stamp a fill must carry; `undefined` when the key has none yet (claim one first). */
+  readonly stamp: string | undefined;
+  /** A record was there, stamped with an older generation (checked at read only). */
+  readonly stale: boolean;
+  /** Something this library did not write was there (the fill overwrites it). */
+  readonly corrupt: boolean;
+}
+
+/**
+ * Keys as read. Hits cost no allocation: `records[i]` is the stored record text (tag, maybe a
+ * refresh token, JSON; see `entry.ts`) of key `i`, or `undefined`. `miss(i)` tells why key `i`
+ * missed — also for a record that turns out unusable (another definition's, or corrupt).
+ */
+export interface ReadBatch {
+  readonly records: readonly (string | undefined)[];
+  miss(i: number): ReadMiss;
+}
 
 /** One loaded record to write, stamped with what its reader read. */
 export interface Fill {
@@ -112,9 +113,9 @@ export interface StoreProtocol {
   /** True when fills are checked at write time (one key per record on a warm read). */
   readonly checksAtWrite: boolean;
   /** Reads records. */
-  read(keys: readonly string[], stats?: CacheStats): Promise<ReadResult[]>;
-  /** Stamps for misses read without one. A key filled meanwhile comes back as a hit. */
-  claim(keys: readonly string[], stats?: CacheStats): Promise<ReadResult[]>;
+  read(keys: readonly string[], stats?: CacheStats): Promise<ReadBatch>;
+  /** Stamps for misses read without one. A key filled meanwhile comes back as a record. */
+  claim(keys: readonly string[], stats?: CacheStats): Promise<ReadBatch>;
   /** Writes loaded records; which of them landed. */
   fill(fills: readonly Fill[], stats?: CacheStats): Promise<boolean[]>;
   /**
@@ -163,13 +164,26 @@ function stampedList(entry: string | undefined, stamp: string): ListRead {
 function checkedAtWrite(store: CacheStore, hooks: ProtocolHooks): StoreProtocol {
   const apply = store.apply!.bind(store);
   const markerTtl = hooks.markerTtl;
-  const classify = (value: string | undefined): ReadResult => {
-    if (value === undefined) return { hit: false, stamp: undefined, stale: false };
-    // A marker, or something this library did not write: either way a fill must find exactly it.
-    if (!isRecordText(value)) {
-      return { hit: false, stamp: value, stale: false, corrupt: !value.startsWith(MARKER_PREFIX) };
+  // The raw values as a batch: records are the values that are records; a miss's stamp is the
+  // value itself (a marker, junk, or an unusable record: a fill must find exactly it).
+  const batchOf = (values: (string | undefined)[]): ReadBatch => {
+    const records: (string | undefined)[] = new Array(values.length);
+    for (let i = 0; i < values.length; i += 1) {
+      const value = values[i];
+      records[i] = value !== undefined && isRecordText(value) ? value : undefined;
     }
-    return { hit: true, json: value, stamp: value };
+    return {
+      records,
+      miss(i) {
+        const value = values[i];
+        if (value === undefined) return { stamp: undefined, stale: false, corrupt: false };
+        return {
+          stamp: value,
+          stale: false,
+          corrupt: !isRecordText(value) && !value.startsWith(MARKER_PREFIX),
+        };
+      },
+    };
   };
   const claim = async (keys: readonly string[]): Promise<string[]> =>
     (await apply(
@@ -181,11 +195,11 @@ function checkedAtWrite(store: CacheStore, hooks: ProtocolHooks): StoreProtocol 
     checksAtWrite: true,
     async read(keys, stats) {
       hooks.roundTrip(stats);
-      return (await store.getMany(keys)).map(classify);
+      return batchOf(await store.getMany(keys));
     },
     async claim(keys, stats) {
       hooks.roundTrip(stats);
-      return (await claim(keys)).map(classify);
+      return batchOf(await claim(keys));
     },
     async fill(fills, stats) {
       if (fills.length === 0) return [];
@@ -285,21 +299,25 @@ function checkedAtRead(store: CacheStore, hooks: ProtocolHooks): StoreProtocol {
     );
     return generations;
   };
-  const readPairs = async (keys: readonly string[], stats?: CacheStats): Promise<ReadResult[]> => {
+  const readPairs = async (keys: readonly string[], stats?: CacheStats): Promise<ReadBatch> => {
     hooks.roundTrip(stats);
     const values = await store.getMany(keys.flatMap((key) => [key, key + GENERATION_SUFFIX]));
-    return keys.map((_, i): ReadResult => {
+    const records: (string | undefined)[] = [];
+    const misses: ReadMiss[] = [];
+    keys.forEach((_, i) => {
       const generation = values[2 * i + 1];
+      const entry = values[2 * i];
       // No generation entry: never invalidated, or evicted. Whatever record is there cannot be
       // trusted (its stamp could be one a raced fill carried), so it is a miss.
-      if (generation === undefined) return { hit: false, stamp: undefined, stale: false };
-      const entry = values[2 * i];
-      if (entry === undefined) return { hit: false, stamp: generation, stale: false };
-      const json = readEntry(entry, generation);
-      if (json === null) return { hit: false, stamp: generation, stale: true };
-      if (json === undefined) return { hit: false, stamp: generation, stale: false, corrupt: true };
-      return { hit: true, json, stamp: generation };
+      const json = generation === undefined || entry === undefined ? undefined : readEntry(entry, generation);
+      records.push(typeof json === 'string' ? json : undefined);
+      misses.push({
+        stamp: generation,
+        stale: json === null,
+        corrupt: generation !== undefined && entry !== undefined && json === undefined,
+      });
     });
+    return { records, miss: (i) => misses[i]! };
   };
   return {
     checksAtWrite: false,
@@ -307,7 +325,11 @@ function checkedAtRead(store: CacheStore, hooks: ProtocolHooks): StoreProtocol {
     async claim(keys, stats) {
       // Not atomic: two readers may both write a generation. The later one wins and the other's
       // fill is then a miss at read time; a stale record can never match.
-      return (await bump(keys, stats)).map((stamp) => ({ hit: false, stamp, stale: false }));
+      const stamps = await bump(keys, stats);
+      return {
+        records: stamps.map(() => undefined),
+        miss: (i) => ({ stamp: stamps[i], stale: false, corrupt: false }),
+      };
     },
     async fill(fills, stats) {
       if (fills.length === 0) return [];
@@ -322,7 +344,7 @@ function checkedAtRead(store: CacheStore, hooks: ProtocolHooks): StoreProtocol {
       const read = await readPairs(keys, stats);
       const stamps = await bump(keys, stats);
       return {
-        current: read.map((result) => (result.hit ? result.json : undefined)),
+        current: read.records,
         stamps,
         invalidated: keys,
       };

@@ -63,7 +63,9 @@ export class RedisBus implements InvalidationBus {
   close(): void {
     this.#closed = true;
     this.#live = false;
-    this.#subscriber?.destroy();
+    const subscriber = this.#subscriber;
+    this.#subscriber = undefined;
+    if (subscriber?.isOpen) subscriber.destroy();
   }
 
   #start(): Promise<void> {
