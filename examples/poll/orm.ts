@@ -1,4 +1,5 @@
 import type { EventSubscriber, Logger, LoggerOptions, MikroORM } from '@mikro-orm/core';
+import { CacheJournalEntry } from '../../src/mikro-orm/index.js';
 import { pollEntities } from './entities.js';
 
 /** Options of {@link createPollOrm}. */
@@ -18,7 +19,7 @@ export interface CreatePollOrmOptions {
 
 /**
  * Initialises MikroORM for the poll app on better-sqlite (in memory) or Postgres, and creates the
- * schema. Both drivers are loaded on demand, so an app that uses one never loads the other.
+ * schema (the poll tables and the cache journal's `gci_cache_journal`). Both drivers are loaded on demand, so an app that uses one never loads the other.
  *
  * @example
  * const orm = await createPollOrm({ database: process.env.DATABASE_URL ?? ':memory:' });
@@ -26,7 +27,8 @@ export interface CreatePollOrmOptions {
 export async function createPollOrm(options: CreatePollOrmOptions = {}): Promise<MikroORM> {
   const database = options.database ?? ':memory:';
   const common = {
-    entities: pollEntities,
+    // The cache's durable journal lives beside the data, in the same transactions.
+    entities: [...pollEntities, CacheJournalEntry],
     subscribers: options.subscribers ?? [],
     ...(options.loggerFactory ? { loggerFactory: options.loggerFactory } : {}),
   };

@@ -18,8 +18,13 @@ import {
   type ErrorLogger,
   type QueryLimitsOptions,
 } from '../../src/apollo/index.js';
-import { type CacheStore, InstanceCache } from '../../src/index.js';
-import { CacheSubscriber, createSqlCountingLoggerFactory } from '../../src/mikro-orm/index.js';
+import { backgroundRunner, type CacheStore, InstanceCache } from '../../src/index.js';
+import {
+  CacheJournal,
+  type CacheJournalOptions,
+  CacheSubscriber,
+  createSqlCountingLoggerFactory,
+} from '../../src/mikro-orm/index.js';
 import { createRedisStore } from '../../src/redis.js';
 import { createPollRequestContext, type PollCacheRecords, type PollContext } from './context.js';
 import { Question } from './entities.js';
@@ -74,6 +79,18 @@ export interface StartPollServerOptions {
    * `false`, whatever `NODE_ENV` says.
    */
   errorDetails?: boolean;
+  /**
+   * The durable invalidation journal (see `CacheJournal`): options, or `false` for none. Default
+   * on, with the library's defaults — recovery every 5 s applies what a process that died after
+   * COMMIT left behind, and replays what a store restored from a snapshot lost.
+   */
+  journal?: CacheJournalOptions | false;
+  /**
+   * Where each commit's cascade runs: `'inline'` (default; a mutation answers after the cache was
+   * refreshed) or `'background'` (it answers after COMMIT; the refresh follows in this process,
+   * journaled, drained on `close()`).
+   */
+  cascade?: 'inline' | 'background';
 }
 
 /** A running poll server. */
@@ -133,12 +150,21 @@ export async function startPollServer(options: StartPollServerOptions = {}): Pro
   // A database that was just created or seeded has new rows under old pks: records a shared store
   // still holds from an earlier database must go.
   if (seeded || reset) await Promise.all(POLL_VERSIONS.map((version) => cache.dropVersion(version)));
+  const journal =
+    options.journal === false
+      ? undefined
+      : new CacheJournal(orm, cache, {
+          logger: { warn: (message) => process.stderr.write(`${message}\n`) },
+          ...options.journal,
+        });
+  const onError = (error: unknown) =>
+    process.stderr.write(`cache invalidation failed: ${(error as Error).message}\n`);
+  const runner = options.cascade === 'background' ? backgroundRunner(cache, { journal, onError }) : undefined;
   // Registered after seeding: the seed flush would otherwise refresh every new instance.
-  orm.em.getEventManager().registerSubscriber(
-    new CacheSubscriber(cache, {
-      onError: (error) => process.stderr.write(`cache invalidation failed: ${(error as Error).message}\n`),
-    }),
-  );
+  const subscriber = new CacheSubscriber(cache, { journal, runner, onError });
+  orm.em.getEventManager().registerSubscriber(subscriber);
+  // Applies what a process that died after COMMIT left behind, now and every few seconds.
+  journal?.start();
 
   const logger = options.logger ?? stderrLogger;
   const limits = createQueryLimits<PollContext>(options.queryLimits);
@@ -189,6 +215,8 @@ export async function startPollServer(options: StartPollServerOptions = {}): Pro
     close() {
       closing ??= (async () => {
         await running.stop();
+        await subscriber.runner.close();
+        await journal?.close();
         if (!options.store) await cache.close();
         if (options.dropDatabaseOnClose && database !== ':memory:') await orm.schema.dropDatabase();
         await orm.close(true);
