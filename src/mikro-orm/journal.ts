@@ -181,7 +181,9 @@ export class CacheJournal {
   readonly #toMark = new Set<string>();
   #marking: Promise<void> | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #retry: NodeJS.Timeout | undefined;
   #recovering: Promise<RecoveryReport> | undefined;
+  #next: Promise<RecoveryReport> | undefined;
   /** The highest position this process wrote to (or read from) the store. */
   #known = 0;
   #closed = false;
@@ -274,9 +276,22 @@ export class CacheJournal {
    */
   start(): this {
     if (this.#timer || this.#closed) return this;
+    // A failed pass (the store or the database is still coming back) is tried again soon, at
+    // 100 ms doubling up to `interval`, rather than only at the next interval.
+    let retryIn = 100;
     const run = () => {
-      this.recover().catch((error: unknown) =>
-        this.#logger?.warn?.(`CacheJournal: recovery failed: ${(error as Error).message}`, { error }),
+      this.recover().then(
+        () => {
+          retryIn = 100;
+        },
+        (error: unknown) => {
+          this.#logger?.warn?.(`CacheJournal: recovery failed: ${(error as Error).message}`, { error });
+          if (this.#closed || retryIn >= this.#interval) return;
+          clearTimeout(this.#retry);
+          this.#retry = setTimeout(run, retryIn);
+          this.#retry.unref();
+          retryIn *= 2;
+        },
       );
     };
     this.#timer = setInterval(run, this.#interval);
@@ -294,7 +309,18 @@ export class CacheJournal {
    *   3. prune applied entries older than `retention` (the newest one is always kept).
    */
   recover(): Promise<RecoveryReport> {
-    this.#recovering ??= this.#recover().finally(() => {
+    if (this.#recovering) {
+      // The running pass may have read the store before what prompted this call (a reconnect):
+      // one more pass follows it, shared by every call made meanwhile.
+      this.#next ??= this.#recovering
+        .catch(() => {})
+        .then(() => {
+          this.#next = undefined;
+          return this.recover();
+        });
+      return this.#next;
+    }
+    this.#recovering = this.#recover().finally(() => {
       this.#recovering = undefined;
     });
     return this.#recovering;
@@ -304,9 +330,11 @@ export class CacheJournal {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
+    clearTimeout(this.#retry);
     this.#timer = undefined;
     this.#unsubscribe?.();
     await this.#recovering?.catch(() => {});
+    await this.#next?.catch(() => {});
     await this.flush();
   }
 
@@ -344,10 +372,10 @@ export class CacheJournal {
     )) as { at: number | string | null }[];
     const settled = Number(settledRows[0]?.at ?? 0);
     const expected = Math.max(settled, this.#known);
-    if (expected === 0) return;
     const position = await this.#readPosition();
-    if (position !== undefined && position >= expected) {
-      this.#known = Math.max(this.#known, position);
+    if (expected === 0 || (position !== undefined && position >= expected)) {
+      // Remembered: a store that later shows less than this went back.
+      this.#known = Math.max(this.#known, position ?? 0);
       return;
     }
     // The store is behind the journal: it lost writes it had acknowledged.
