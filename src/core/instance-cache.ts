@@ -75,6 +75,14 @@ export interface InstanceCacheOptions {
    * 5 s. Default 100 ms.
    */
   retryDelay?: number;
+  /**
+   * Most keys whose invalidation could not reach the store that this process remembers (it reads
+   * them from the database, and writes their markers once the store answers). Beyond that, it
+   * forgets them all, bypasses the store for every read, and once the store answers again drops
+   * every cached version before using it (a journal, if any, also replays the lost refreshes).
+   * Memory stays bounded through a long outage under heavy writes. Default 100,000.
+   */
+  maxPending?: number;
 }
 
 /** Options of a read. */
@@ -196,6 +204,9 @@ export class InstanceCache<
   readonly #unknownModels: 'report' | 'throw';
   readonly #logger: CacheLogger | undefined;
   readonly #retryDelay: number;
+  readonly #maxPending: number;
+  /** More than `maxPending` invalidations failed: the store is bypassed until every version is dropped. */
+  #overflowed = false;
   // Single-flight: a miss joins a load of the same key already running in this process, but only
   // one that started from the same stamp — a load begun before a write committed must not answer
   // a reader that already saw that write's invalidation.
@@ -215,6 +226,7 @@ export class InstanceCache<
     this.#notFoundTtl = getValidTtl(options.notFoundTtl, 'notFoundTtl') ?? DEFAULT_NOT_FOUND_TTL;
     this.#logger = options.logger;
     this.#retryDelay = getValidTtl(options.retryDelay, 'retryDelay') ?? 100;
+    this.#maxPending = getValidTtl(options.maxPending, 'maxPending') ?? 100_000;
     this.#enabled = options.enabled ?? true;
     this.#unknownModels = options.unknownModels ?? 'report';
     if (this.#unknownModels !== 'report' && this.#unknownModels !== 'throw') {
@@ -275,6 +287,14 @@ export class InstanceCache<
   /** Invalidations waiting for the store to come back. */
   get pendingInvalidations(): number {
     return this.#pending.size;
+  }
+
+  /**
+   * True after more than `maxPending` invalidations failed: reads bypass the store until it
+   * answers again and every cached version was dropped.
+   */
+  get bypassingStore(): boolean {
+    return this.#overflowed;
   }
 
   /**
@@ -452,7 +472,7 @@ export class InstanceCache<
     const token = l1?.begin();
     try {
       let read: { json: string | undefined; stamp: string } | null = null;
-      if (!this.#pending.has(generationKey)) {
+      if (!this.#overflowed && !this.#pending.has(generationKey)) {
         try {
           read = await this.#protocol.readList(generationKey, entryKey, stats);
         } catch (error) {
@@ -661,6 +681,7 @@ export class InstanceCache<
 
   /** Retries pending invalidations now; resolves `true` when none are left. */
   async flushPending(): Promise<boolean> {
+    if (this.#overflowed) return this.#recoverFromOverflow();
     if (this.#pending.size === 0) return true;
     const keys = [...this.#pending];
     try {
@@ -718,10 +739,12 @@ export class InstanceCache<
     for (let n = 0; n < count; n += 1)
       keys[n] = version.keyPrefix + encodePk(unique[indices ? indices[n]! : n]!);
     let batch: ReadBatch | null = null;
-    try {
-      batch = await this.#protocol.read(keys, stats);
-    } catch (error) {
-      this.#report(error, 'read');
+    if (!this.#overflowed) {
+      try {
+        batch = await this.#protocol.read(keys, stats);
+      } catch (error) {
+        this.#report(error, 'read');
+      }
     }
     const misses: Miss[] = [];
     const unstamped: Miss[] = [];
@@ -968,8 +991,37 @@ export class InstanceCache<
   }
 
   #markPending(keys: readonly string[]): void {
-    for (const key of keys) this.#pending.add(key);
+    // Not served from this process's L1 either, whatever the store's announcements say.
+    this.#l1?.invalidate(keys);
+    if (!this.#overflowed) {
+      for (const key of keys) this.#pending.add(key);
+      if (this.#pending.size > this.#maxPending) {
+        this.#overflowed = true;
+        this.#pending.clear();
+        this.#l1?.reset();
+        this.#report(
+          new StoreError(
+            `more than ${this.#maxPending} invalidations could not reach the store: every read bypasses it until it answers again; then every cached version is dropped (options.maxPending)`,
+          ),
+          'update',
+        );
+      }
+    }
     this.#scheduleRetry();
+  }
+
+  /** After an overflow: drop every cached version, then use the store again. */
+  async #recoverFromOverflow(): Promise<boolean> {
+    try {
+      for (const version of this.strategy.versions) await this.dropVersion(version);
+    } catch (error) {
+      this.#report(error, 'retryInvalidations');
+      return false;
+    }
+    this.#overflowed = false;
+    this.#retryAttempt = 0;
+    this.#l1?.reset();
+    return true;
   }
 
   #count(counter: keyof CacheStats, n: number, stats?: CacheStats) {

@@ -1,55 +1,32 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CacheError, InstanceCache } from '../../src/index.js';
 import { createRedisStore, type RedisClient, type RedisStore } from '../../src/redis.js';
 import { createPollDb, seedPoll } from '../support/poll-fixture.js';
-import { redisAvailable } from '../support/redis.js';
+import { ownRedisAvailable } from '../support/redis.js';
+import { freePort, type OwnRedis, startOwnRedis } from '../support/redis-server.js';
 
 // Breaks a Redis of its own (never the shared one): a store failure must never fail a read, and
 // an invalidation that could not be written must be retried and never leave a stale record.
-const port = 26_379 + (process.pid % 1000);
 
-async function startRedis(): Promise<ChildProcess> {
-  const server = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  );
-  for (let i = 0; i < 100; i += 1) {
-    try {
-      const probe = await createRedisStore({
-        url: `redis://127.0.0.1:${port}`,
-        namespace: 'probe',
-        connectTimeout: 200,
-      });
-      await probe.close();
-      return server;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  throw new Error(`redis-server did not start on port ${port}`);
+/** Resolves once the store's client is connected (again). */
+async function reconnected(store: RedisStore): Promise<void> {
+  const client = store.client as RedisClient;
+  if (!client.isReady) await once(client, 'ready');
 }
 
-async function stopRedis(server: ChildProcess) {
-  if (server.exitCode !== null || server.signalCode !== null) return;
-  const exited = new Promise((resolve) => server.once('exit', resolve));
-  server.kill('SIGKILL');
-  await exited;
-}
-
-describe.runIf(redisAvailable)('Redis outage', () => {
-  let server: ChildProcess;
+describe.runIf(ownRedisAvailable)('Redis outage', () => {
+  let port: number;
+  let server: OwnRedis;
   let store: RedisStore;
   beforeAll(async () => {
-    server = await startRedis();
+    port = await freePort();
+    server = await startOwnRedis(port);
     store = await createRedisStore({ url: `redis://127.0.0.1:${port}`, namespace: 'outage' });
   });
   afterAll(async () => {
     await store.close().catch(() => {});
-    await stopRedis(server);
+    await server.kill();
   });
 
   it('reads fall through to the database, invalidations are retried, nothing stale is served', async () => {
@@ -60,7 +37,7 @@ describe.runIf(redisAvailable)('Redis outage', () => {
     cache.on('error', (error) => errors.push(error));
     await cache.getInstances('Question', [1]);
 
-    await stopRedis(server);
+    await server.kill();
     const [during] = await cache.getInstances('Question', [1]);
     expect(during).toMatchObject({ id: 1, text: 'Best color?' });
     expect(errors.length).toBeGreaterThan(0);
@@ -74,10 +51,11 @@ describe.runIf(redisAvailable)('Redis outage', () => {
       text: 'written during the outage',
     });
 
-    server = await startRedis();
-    for (let i = 0; i < 100 && cache.pendingInvalidations > 0; i += 1) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    // The retry timer writes the pending markers once the store answers: their 'invalidate'.
+    // (Not events.once: it would reject on the 'error' of each failed retry.)
+    const retried = new Promise((resolve) => cache.once('invalidate', resolve));
+    server = await startOwnRedis(port);
+    await retried;
     expect(cache.pendingInvalidations).toBe(0);
     const loads = db.loadsOf('Question').length;
     expect((await cache.getInstances('Question', [1]))[0]).toMatchObject({
@@ -97,12 +75,11 @@ describe.runIf(redisAvailable)('Redis outage', () => {
     const cache = new InstanceCache(strategy, { store: local, retryDelay: 60_000 }); // no timer retry
     cache.on('error', () => {});
     await cache.getInstances('Question', [1]);
-    await stopRedis(server);
+    await server.kill();
     await cache.update([{ model: 'Question', pk: 1 }], { updateOnly: true });
     expect(cache.pendingInvalidations).toBe(2);
-    server = await startRedis();
-    for (let i = 0; i < 100 && !(local.client as RedisClient).isReady; i += 1)
-      await new Promise((resolve) => setTimeout(resolve, 50));
+    server = await startOwnRedis(port);
+    await reconnected(local);
     expect(await cache.close()).toBe(true);
     expect(cache.pendingInvalidations).toBe(0);
   });
@@ -115,13 +92,51 @@ describe.runIf(redisAvailable)('Redis outage', () => {
     const errors: string[] = [];
     cache.on('error', (error, { operation }) => errors.push(`${operation}: ${error.message}`));
     await cache.getInstances('Question', [1]);
-    await stopRedis(server);
+    await server.kill();
     await cache.update([{ model: 'Question', pk: 1 }], { updateOnly: true });
     expect(await cache.close()).toBe(false);
     expect(errors.at(-1)).toBe(
       'close: InstanceCache.close: 2 invalidations could not be written to the store',
     );
-    server = await startRedis();
+    server = await startOwnRedis(port);
+  });
+
+  it('beyond maxPending failed invalidations it forgets them, bypasses the store, and drops every version once Redis is back', async () => {
+    const { db, strategy } = createPollDb();
+    seedPoll(db);
+    const local = await createRedisStore({ url: `redis://127.0.0.1:${port}`, namespace: 'outage-overflow' });
+    const cache = new InstanceCache(strategy, { store: local, retryDelay: 60_000, maxPending: 3 });
+    const errors: string[] = [];
+    cache.on('error', (error) => errors.push(error.message));
+    await cache.getInstances('Question', [1, 2]);
+    await server.kill();
+    await cache.update([{ model: 'Question', pk: 1 }], { updateOnly: true });
+    expect(cache.pendingInvalidations).toBe(2);
+    expect(cache.bypassingStore).toBe(false);
+    db.questions.get(2)!.text = 'written during the outage';
+    await cache.update([{ model: 'Question', pk: 2 }], { updateOnly: true });
+    // Four keys (two questions × two versions) > 3: all forgotten, the store bypassed.
+    expect(cache.pendingInvalidations).toBe(0);
+    expect(cache.bypassingStore).toBe(true);
+    expect(errors).toContainEqual(
+      expect.stringContaining('more than 3 invalidations could not reach the store'),
+    );
+
+    server = await startOwnRedis(port);
+    await reconnected(local);
+    // Redis is back (with question 2 stale in it, had it kept its data): not read until dropped.
+    const roundTrips = cache.stats.storeRoundTrips;
+    expect((await cache.getInstances('Question', [2]))[0]).toMatchObject({
+      text: 'written during the outage',
+    });
+    expect(cache.stats.storeRoundTrips).toBe(roundTrips);
+    expect(await cache.flushPending()).toBe(true);
+    expect(cache.bypassingStore).toBe(false);
+    expect((await cache.getInstances('Question', [2]))[0]).toMatchObject({
+      text: 'written during the outage',
+    });
+    expect(cache.stats.storeRoundTrips).toBeGreaterThan(roundTrips);
+    expect(await cache.close()).toBe(true);
   });
 
   it('createRedisStore rejects with E_STORE when Redis does not answer at startup', async () => {
