@@ -91,6 +91,10 @@ export interface StartPollServerOptions {
    * journaled, drained on `close()`).
    */
   cascade?: 'inline' | 'background';
+  /** Keep decoded records in this process too (the cache's `l1` option; needs Redis or memory). Default `false`. */
+  l1?: boolean;
+  /** `false` turns the cache off: every read goes to the database (the cache's `enabled`). Default `true`. */
+  cacheEnabled?: boolean;
 }
 
 /** A running poll server. */
@@ -101,6 +105,10 @@ export interface PollServer {
   readonly urls: Readonly<Record<PollVersion, string>>;
   readonly orm: MikroORM;
   readonly cache: InstanceCache<PollCacheRecords>;
+  /** The subscriber that refreshes the cache after each commit (its `runner` drains on shutdown). */
+  readonly subscriber: CacheSubscriber;
+  /** The durable journal, unless `journal: false`. */
+  readonly journal: CacheJournal | undefined;
   /** What the seed created, or `null` when the database was not seeded. */
   readonly seeded: SeededPoll | null;
   /** Cache figures summed over every request so far (both versions). */
@@ -146,7 +154,11 @@ export async function startPollServer(options: StartPollServerOptions = {}): Pro
   const store =
     options.store ??
     (options.redisUrl ? await createRedisStore({ url: options.redisUrl, namespace: 'poll' }) : undefined);
-  const cache = new InstanceCache(createPollStrategy(orm), store ? { store } : {});
+  const cache = new InstanceCache(createPollStrategy(orm), {
+    ...(store ? { store } : {}),
+    l1: options.l1 ?? false,
+    enabled: options.cacheEnabled ?? true,
+  });
   // A database that was just created or seeded has new rows under old pks: records a shared store
   // still holds from an earlier database must go.
   if (seeded || reset) await Promise.all(POLL_VERSIONS.map((version) => cache.dropVersion(version)));
@@ -204,6 +216,8 @@ export async function startPollServer(options: StartPollServerOptions = {}): Pro
     urls,
     orm,
     cache,
+    subscriber,
+    journal,
     seeded,
     get stats() {
       const sum = createCacheStatsTotals();

@@ -52,12 +52,11 @@ export async function compareWithDatabase<R extends object>(
   for (const model of strategy.modelNames) {
     const meta = orm.getMetadata().find(model);
     if (!meta) throw new Error(`compareWithDatabase: the ORM has no entity ${model}`);
-    const pkColumn = meta.properties[meta.primaryKeys[0]!]!.fieldNames[0]!;
+    const pkProperty = meta.primaryKeys[0]!;
     const rows = (await orm.em
       .fork()
-      .getConnection()
-      .execute(`select ${pkColumn} as pk from ${meta.tableName}`)) as { pk: Pk }[];
-    const pks = [...new Set([...rows.map((row) => row.pk), ...(extra[model] ?? [])])];
+      .find(meta.className, {}, { fields: [pkProperty] as never[] })) as Record<string, Pk>[];
+    const pks = [...new Set([...rows.map((row) => row[pkProperty]!), ...(extra[model] ?? [])])];
     for (const version of strategy.versions) {
       for (let i = 0; i < pks.length; i += 500) {
         const batch = pks.slice(i, i + 500);
