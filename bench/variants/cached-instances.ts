@@ -9,7 +9,7 @@
  * are cached. Everything else — Apollo, context, resolvers, write path, counts — is shared.
  */
 import type { ApolloServerPlugin } from '@apollo/server';
-import type { PollContext } from '../../examples/poll/context.js';
+import { type PollContext, pollRequestContext } from '../../examples/poll/context.js';
 import { questionListOptions } from '../../examples/poll/queries.js';
 import { cachedV1 } from '../../examples/poll/resolvers-shared.js';
 import { resolversV1 } from '../../examples/poll/resolvers-v1.js';
@@ -109,7 +109,7 @@ export async function createCachedInstances(
     db.orm.em.getEventManager().registerSubscriber(new CacheSubscriber(cache));
     const context = cachedContext(
       cache,
-      () => ({ em: db.orm.em.fork(), viewer: { staff: false }, now: new Date() }),
+      () => pollRequestContext(db.orm, false),
       { version: 'v1' },
     );
     const servers = await startApolloPair<PollContext>(resolvers, extraPlugins);

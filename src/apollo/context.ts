@@ -95,7 +95,12 @@ export function cachedContext<Records extends object, Args extends unknown[], Ba
     const cacheStats = createStats();
     const loaders = createLoaders(cache, { version: cacheVersion, stats: cacheStats });
     const sql = currentSqlCounter() ?? createSqlCounter();
-    return { ...(own as Base), cache, loaders, cacheVersion, cacheStats, sql };
+    // The base's prototype and properties are kept as they are: a getter (a lazily forked entity
+    // manager, say) stays a getter instead of being called here.
+    const context = (
+      own ? Object.create(Object.getPrototypeOf(own), Object.getOwnPropertyDescriptors(own)) : {}
+    ) as Base & CachedContext<Records>;
+    return Object.assign(context, { cache, loaders, cacheVersion, cacheStats, sql });
   };
 }
 
