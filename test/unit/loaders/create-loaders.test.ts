@@ -157,12 +157,15 @@ for (const storeCase of storeCases) {
     });
 
     it('a reader waiting on two batches still gets every answer when the memo is cleared between them', async () => {
-      const loaders = createLoaders(new InstanceCache(strategy, { store: handle.store }));
+      const cache = new InstanceCache(strategy, { store: handle.store });
+      const loaders = createLoaders(cache);
       const pause = db.pauseNextLoad('Question');
       const first = readRecords(loaders, 'Question', [1]);
       await pause.paused;
+      // The batch of 2 is the only one that can fill while the first is paused.
+      const filled = new Promise((resolve) => cache.once('fill', resolve));
       const second = readRecords(loaders, 'Question', [1, 2]); // joins the paused batch, queues 2
-      await new Promise((resolve) => setTimeout(resolve, 20)); // the batch of 2 settles
+      await filled; // the batch of 2 settled
       loaders.Question.clearAll();
       pause.release();
       expect(await first).toMatchObject([{ id: 1 }]);

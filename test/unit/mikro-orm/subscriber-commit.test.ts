@@ -97,19 +97,35 @@ describe.each(await testDatabases())('CacheSubscriber commits on %s', (database)
 
   it('flush resolves only after the cascade finished (inline mode)', async () => {
     let finished = false;
+    let flushed = false;
     const slow = createRecordingTarget();
+    let arrived!: () => void;
+    const inCascade = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     const em = f.db.orm.em.fork({ cloneEventManager: true });
     em.getEventManager().registerSubscriber(
       new CacheSubscriber({
         async update(refs) {
           await slow.update(refs);
-          await new Promise((resolve) => setTimeout(resolve, 30));
+          arrived();
+          await gate; // the cascade is still running
           finished = true;
         },
       }),
     );
     (await f.choiceWith(em)).choice.choiceText = 'slow';
-    await em.flush();
+    const flushing = em.flush().then(() => {
+      flushed = true;
+    });
+    await inCascade;
+    expect(flushed).toBe(false);
+    release();
+    await flushing;
     expect(finished).toBe(true);
     expect(slow.calls).toHaveLength(1);
   });
