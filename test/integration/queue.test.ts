@@ -87,10 +87,13 @@ interface Pause {
 function steerable(cache: PollCache) {
   const calls: { refs: string[]; at: number }[] = [];
   const failures: ('throw' | 'failed')[] = [];
+  /** Calls whose refs include this one throw, `times` times. */
+  const poison = { ref: '', times: 0 };
   let hold: { arrived: () => void; gate: Promise<void> } | undefined;
   return {
     calls,
     failures,
+    poison,
     /** Awaited at the start of every call (to look at the database while the job runs). */
     before: async () => {},
     holdNext(): Pause {
@@ -113,6 +116,10 @@ function steerable(cache: PollCache) {
       if (held) {
         held.arrived();
         await held.gate;
+      }
+      if (poison.times > 0 && formatRefs(refs).includes(poison.ref)) {
+        poison.times -= 1;
+        throw new Error(`cannot load ${poison.ref}`);
       }
       const failure = failures.shift();
       if (failure === 'throw') throw new Error('the database went away');
@@ -401,6 +408,33 @@ describe.runIf(redisAvailable)('queue mode: bullmqRunner and createWorker', () =
       expect(unappliedAtEachAttempt).toEqual([true, true, true]);
       expect(await stale(cache)).toEqual([]);
       expect((await journalRows())[0]!.applied_at).not.toBeNull();
+    });
+
+    it('a merged update that throws is run again job by job: only the job that fails by itself is retried', async () => {
+      const { cache, target, worker } = app({ runner: { backoff: 50 } });
+      expect(await stale(cache)).toEqual([]);
+      const [q1, q2] = seeded.questionIds as [number, number];
+      const pause = target.holdNext();
+      const completed = nextJobs(worker, 'completed', 3);
+      const active = nextJobs(worker, 'active', 3);
+      await setQuestionText(q1, 'first');
+      await pause.paused;
+      await setQuestionText(q1, 'fine'); // job B
+      await setQuestionText(q2, 'poisoned twice'); // job C
+      await active;
+      target.poison.ref = `Question:${q2}`;
+      target.poison.times = 2; // the merged update, and C alone
+      pause.release();
+      const jobs = await completed;
+      expect(target.calls.map((call) => call.refs)).toEqual([
+        [`Question:${q1}`],
+        [`Question:${q1}`, `Question:${q2}`], // B and C merged: throws
+        [`Question:${q1}`], // B alone: completes
+        [`Question:${q2}`], // C alone: throws, retried after its backoff
+        [`Question:${q2}`], // C again: completes
+      ]);
+      expect(jobs.map((job) => job.attemptsMade)).toEqual([1, 1, 2]);
+      expect(await stale(cache)).toEqual([]);
     });
 
     it('a job that failed every attempt leaves its entry to the journal: recovery applies it', async () => {
