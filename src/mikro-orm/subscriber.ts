@@ -69,8 +69,10 @@ function rootOf(trx: Transaction): object {
  *
  * Register it FIRST (`MikroORM.init({ subscribers: [subscriber, …] })`, or
  * `orm.em.getEventManager().registerSubscriber(subscriber)` before other subscribers): a
- * subscriber that throws in `afterTransactionCommit` stops the ones after it. The cascade is
- * awaited, so `em.flush()` and `em.transactional()` resolve after the cache was refreshed.
+ * subscriber that throws in `afterTransactionCommit` stops the ones after it. With the default
+ * (inline) runner the cascade is awaited, so `em.flush()` and `em.transactional()` resolve after
+ * the cache was refreshed; the `runner` option moves it elsewhere (see the README, "Where the
+ * cascade runs"), and {@link CacheSubscriber.suspend} holds it back during a bulk load.
  *
  * What it cannot see: `nativeUpdate`, `nativeDelete`, `insert`/`insertMany`, QueryBuilder writes
  * and raw SQL fire no events; call `cache.invalidate(model, pks)` after those commit. `em.upsert`
