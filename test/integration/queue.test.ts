@@ -207,6 +207,22 @@ describe.runIf(redisAvailable)('queue mode: bullmqRunner and createWorker', () =
     }
   });
 
+  it('a job carries the refs as given: a string pk stays a string, a number a number', async () => {
+    const runner = bullmqRunner({ connection: REDIS_URL, ...ownQueue() });
+    try {
+      const refs = [
+        { model: 'Tag', pk: '7' },
+        { model: 'Question', pk: 7 },
+      ];
+      await runner.submit({ refs, journalIds: ['a', 'b'], updateOnly: true });
+      const [job] = await runner.queue.getJobs(['waiting']);
+      expect(job!.data).toStrictEqual({ refs, journalIds: ['a', 'b'], updateOnly: true });
+      expect(job!.opts).toMatchObject({ attempts: 8, backoff: { type: 'exponential', delay: 1_000 } });
+    } finally {
+      await runner.close();
+    }
+  });
+
   it('a Redis that never answers: submit rejects with a QueueError after `timeout`', async () => {
     const runner = bullmqRunner({
       connection: `redis://127.0.0.1:${await freePort()}`,
