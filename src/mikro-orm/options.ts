@@ -30,8 +30,9 @@ export interface InvalidationBatch {
   /**
    * `'commit'`: the outermost transaction committed. `'autocommit'`: a write outside any
    * transaction (an `em.upsert` outside a transaction, or a flush with `implicitTransactions: false`).
+   * `'bulk'`: the end of a `CacheSubscriber.suspend` call (every commit made inside it).
    */
-  readonly trigger: 'commit' | 'autocommit';
+  readonly trigger: 'commit' | 'autocommit' | 'bulk';
 }
 
 /** Options of {@link CacheSubscriber}. */

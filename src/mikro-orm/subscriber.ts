@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type {
   EntityManager,
   EventArgs,
@@ -44,6 +45,13 @@ function withFailed(result: unknown): UpdateSummary {
   };
 }
 
+/** What commits made inside one {@link CacheSubscriber.suspend} call changed, until it ends. */
+interface Suspension {
+  readonly refs: Map<string, EntityRef>;
+  readonly journalIds: string[];
+  ended: boolean;
+}
+
 function rootOf(trx: Transaction): object {
   let current = trx as KnexTransactionLike;
   while (current.parentTransaction) current = current.parentTransaction;
@@ -61,8 +69,10 @@ function rootOf(trx: Transaction): object {
  *
  * Register it FIRST (`MikroORM.init({ subscribers: [subscriber, …] })`, or
  * `orm.em.getEventManager().registerSubscriber(subscriber)` before other subscribers): a
- * subscriber that throws in `afterTransactionCommit` stops the ones after it. The cascade is
- * awaited, so `em.flush()` and `em.transactional()` resolve after the cache was refreshed.
+ * subscriber that throws in `afterTransactionCommit` stops the ones after it. With the default
+ * (inline) runner the cascade is awaited, so `em.flush()` and `em.transactional()` resolve after
+ * the cache was refreshed; the `runner` option moves it elsewhere (see the README, "Where the
+ * cascade runs"), and {@link CacheSubscriber.suspend} holds it back during a bulk load.
  *
  * What it cannot see: `nativeUpdate`, `nativeDelete`, `insert`/`insertMany`, QueryBuilder writes
  * and raw SQL fire no events; call `cache.invalidate(model, pks)` after those commit. `em.upsert`
@@ -86,6 +96,8 @@ export class CacheSubscriber implements EventSubscriber {
   /** What a root transaction commits, taken (and journaled) at `beforeTransactionCommit`. */
   readonly #committing = new WeakMap<object, { refs: Map<string, EntityRef>; journalId?: string }>();
   readonly #runner: CascadeRunner;
+  /** The suspension the current async context runs in, if any (see `suspend`). */
+  readonly #suspension = new AsyncLocalStorage<Suspension>();
 
   /**
    * @param cache The cache to refresh, or a function returning it (handy when the subscriber must
@@ -131,6 +143,54 @@ export class CacheSubscriber implements EventSubscriber {
   /** The runner the cascades go to (for `drain()` on shutdown). */
   get runner(): CascadeRunner {
     return this.#runner;
+  }
+
+  /**
+   * Runs `fn` (a bulk import, a fixture load) with the refresh of each commit held back, then
+   * refreshes once: every commit `fn` made, one batch, its refs de-duplicated (one `update` call
+   * with the inline runner, one job with the queue). drf-cached-instances' `_delay_cache`.
+   *
+   * - Only commits made by `fn` (in its async context: what it calls and awaits) are held back;
+   *   writes of concurrent requests are refreshed as usual. A nested `suspend` joins the outer one.
+   * - A transaction that rolls back inside `fn` adds nothing; one that commits adds its refs once
+   *   it has committed, as it would be refreshed otherwise.
+   * - The batch is handed to the runner when `fn` settles, also when it throws (what it committed
+   *   before the throw is in the database): `suspend` resolves (or rejects with `fn`'s error) after
+   *   that, so with the inline runner the next read is fresh. Writes `fn` started and did not await
+   *   are refreshed on their own when they commit.
+   * - Meanwhile, reads anywhere serve what was cached before `fn`'s commits, until the end.
+   * - With a `journal`, each commit still writes its entry in its transaction, so a process that
+   *   dies during the bulk load leaves every committed change to recovery; the final batch marks
+   *   them all applied. A bulk load that takes longer than the journal's `grace` lets other
+   *   processes' recovery apply its early entries before the end (correct, only not saved work).
+   *
+   * @example
+   * await subscriber.suspend(async () => {
+   *   for (const chunk of chunks) {
+   *     const em = orm.em.fork();
+   *     for (const row of chunk) em.create(Choice, row);
+   *     await em.flush();
+   *   }
+   * });
+   */
+  suspend<T>(fn: () => Promise<T>): Promise<T> {
+    if (typeof fn !== 'function') {
+      throw new InvalidOptionError(
+        `CacheSubscriber.suspend(fn): expected a function running the bulk load, got ${Object.prototype.toString.call(fn)}`,
+      );
+    }
+    const outer = this.#suspension.getStore();
+    if (outer && !outer.ended) return fn();
+    const suspension: Suspension = { refs: new Map(), journalIds: [], ended: false };
+    return this.#suspension.run(suspension, async () => {
+      try {
+        return await fn();
+      } finally {
+        // Ended first: the batch below (and any commit fn left running) goes to the runner.
+        suspension.ended = true;
+        await this.#apply(suspension.refs, 'bulk', suspension.journalIds);
+      }
+    });
   }
 
   /**
@@ -194,7 +254,7 @@ export class CacheSubscriber implements EventSubscriber {
         this.#report(error, null);
       }
     }
-    await this.#apply(refs, 'autocommit', journalId);
+    await this.#apply(refs, 'autocommit', journalId === undefined ? [] : [journalId]);
   }
 
   /**
@@ -271,7 +331,8 @@ export class CacheSubscriber implements EventSubscriber {
     if (root) this.#committing.delete(root);
     const refs = committing?.refs ?? new Map<string, EntityRef>();
     for (const [key, ref] of this.#take(args)) refs.set(key, ref);
-    await this.#apply(refs, 'commit', committing?.journalId);
+    const journalId = committing?.journalId;
+    await this.#apply(refs, 'commit', journalId === undefined ? [] : [journalId]);
   }
 
   /**
@@ -337,18 +398,27 @@ export class CacheSubscriber implements EventSubscriber {
     return out;
   }
 
-  /** Hands a commit's refs to the runner (awaited inline; queued otherwise). Never throws. */
+  /**
+   * Hands a commit's refs to the runner (awaited inline; queued otherwise), or, inside
+   * {@link suspend}, adds them to the suspension's batch. Never throws.
+   */
   async #apply(
     refs: Map<string, EntityRef>,
     trigger: InvalidationBatch['trigger'],
-    journalId?: string,
+    journalIds: readonly string[],
   ): Promise<void> {
+    const suspended = this.#suspension.getStore();
+    if (suspended && !suspended.ended) {
+      for (const [key, ref] of refs) suspended.refs.set(key, ref);
+      suspended.journalIds.push(...journalIds);
+      return;
+    }
     if (refs.size === 0) return;
     let batch: CascadeBatch | null = null;
     try {
       const out = this.#modelRefs(refs);
       if (out.length === 0) return;
-      batch = { refs: out, journalId, updateOnly: this.#options.updateOnly ?? false };
+      batch = { refs: out, journalIds, updateOnly: this.#options.updateOnly ?? false };
       this.#triggers.set(batch, trigger);
       await this.#runner.submit(batch);
     } catch (error) {

@@ -2,11 +2,14 @@ import type { UpdateOptions, UpdateSummary } from '../core/instance-cache.js';
 import { InvalidOptionError, QueueError } from '../errors.js';
 import type { Ref } from '../strategy/define.js';
 
-/** One cascade to run: what one commit must refresh, and its journal entry (if journaled). */
+/**
+ * One cascade to run: what one commit (or, after `CacheSubscriber.suspend`, several commits) must
+ * refresh, and the journal entries that record it (if journaled).
+ */
 export interface CascadeBatch {
   readonly refs: readonly Ref[];
-  /** The journal entry to mark applied once every write of the cascade landed. */
-  readonly journalId?: string;
+  /** The journal entries to mark applied once every write of the cascade landed. Default: none. */
+  readonly journalIds?: readonly string[];
   /** Passed to `update`. Default `false`. */
   readonly updateOnly?: boolean;
 }
@@ -45,12 +48,32 @@ export interface CascadeRunner {
   close(): Promise<void>;
 }
 
+/**
+ * The refs without repeats, in first-seen order. `1` and `'1'` are kept apart (they are different
+ * keys of a string-pk model; for a number-pk model `update` normalises them to one key and visits
+ * it once).
+ */
+export function uniqueRefs(refs: readonly Ref[]): Ref[] {
+  const seen = new Set<string>();
+  return refs.filter((ref) => {
+    const id = `${ref.model}\u0000${typeof ref.pk}:${ref.pk}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
+/** The batch's refresh landed: mark its journal entries applied. */
+function markApplied(batch: CascadeBatch, options: CascadeRunnerOptions): void {
+  for (const id of batch.journalIds ?? []) options.journal?.applied(id);
+}
+
 /** Runs one batch on `target`: update, then mark its journal entry applied when nothing failed. */
 async function run(target: CascadeTarget, batch: CascadeBatch, options: CascadeRunnerOptions): Promise<void> {
   const started = performance.now();
   try {
     const summary = await target.update(batch.refs, { updateOnly: batch.updateOnly ?? false });
-    if (summary.failed === 0 && batch.journalId !== undefined) options.journal?.applied(batch.journalId);
+    if (summary.failed === 0) markApplied(batch, options);
     options.onBatch?.(batch, summary, performance.now() - started);
   } catch (error) {
     options.onError?.(error, batch);
@@ -146,23 +169,12 @@ export function backgroundRunner(
       }
       queued -= size;
       while (roomWaiters.length > 0 && queued < maxQueued) roomWaiters.shift()!();
-      const seen = new Set<string>();
-      const refs = taken
-        .flatMap((batch) => batch.refs)
-        .filter((ref) => {
-          const id = `${ref.model}\u0000${typeof ref.pk}:${ref.pk}`;
-          if (seen.has(id)) return false;
-          seen.add(id);
-          return true;
-        });
+      const refs = uniqueRefs(taken.flatMap((batch) => batch.refs));
       const merged: CascadeBatch = { refs, updateOnly: taken[0]!.updateOnly };
       const started = performance.now();
       try {
         const summary = await target.update(merged.refs, { updateOnly: merged.updateOnly ?? false });
-        if (summary.failed === 0) {
-          for (const batch of taken)
-            if (batch.journalId !== undefined) options.journal?.applied(batch.journalId);
-        }
+        if (summary.failed === 0) for (const batch of taken) markApplied(batch, options);
         for (const batch of taken) options.onBatch?.(batch, summary, performance.now() - started);
       } catch (error) {
         for (const batch of taken) options.onError?.(error, batch);

@@ -32,7 +32,15 @@ const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) 
   peerDependencies: Record<string, string>;
 };
 /** The peers the app installs: every optional peer an entry point uses, plus a MikroORM driver. */
-const PEERS = ['@apollo/server', 'graphql', '@mikro-orm/core', '@keyv/redis', '@mikro-orm/postgresql'];
+const PEERS = [
+  '@apollo/server',
+  'graphql',
+  '@mikro-orm/core',
+  '@keyv/redis',
+  '@mikro-orm/postgresql',
+  'bullmq',
+  'ioredis',
+];
 
 const [postgres, redis] = await Promise.all([servicesAvailable('postgres'), servicesAvailable('redis')]);
 
