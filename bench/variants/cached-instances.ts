@@ -107,11 +107,7 @@ export async function createCachedInstances(
   const cache = new InstanceCache(createPollStrategy(db.orm), await variant.cacheOptions(run));
   try {
     db.orm.em.getEventManager().registerSubscriber(new CacheSubscriber(cache));
-    const context = cachedContext(
-      cache,
-      () => pollRequestContext(db.orm, false),
-      { version: 'v1' },
-    );
+    const context = cachedContext(cache, () => pollRequestContext(db.orm, false), { version: 'v1' });
     const servers = await startApolloPair<PollContext>(resolvers, extraPlugins);
     return {
       id: variant.id,
