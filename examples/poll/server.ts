@@ -18,7 +18,7 @@ import {
   type ErrorLogger,
   type QueryLimitsOptions,
 } from '../../src/apollo/index.js';
-import { backgroundRunner, type CacheStore, InstanceCache } from '../../src/index.js';
+import { backgroundRunner, type CacheStore, type CascadeRunner, InstanceCache } from '../../src/index.js';
 import {
   CacheJournal,
   type CacheJournalOptions,
@@ -87,10 +87,11 @@ export interface StartPollServerOptions {
   journal?: CacheJournalOptions | false;
   /**
    * Where each commit's cascade runs: `'inline'` (default; a mutation answers after the cache was
-   * refreshed) or `'background'` (it answers after COMMIT; the refresh follows in this process,
-   * journaled, drained on `close()`).
+   * refreshed), `'background'` (it answers after COMMIT; the refresh follows in this process,
+   * journaled, drained on `close()`) or `'queue'` (BullMQ jobs on `redisUrl`, run by a worker
+   * process: see ./worker.ts; needs `redisUrl`).
    */
-  cascade?: 'inline' | 'background';
+  cascade?: 'inline' | 'background' | 'queue';
   /** Keep decoded records in this process too (the cache's `l1` option; needs Redis or memory). Default `false`. */
   l1?: boolean;
   /** `false` turns the cache off: every read goes to the database (the cache's `enabled`). Default `true`. */
@@ -171,7 +172,14 @@ export async function startPollServer(options: StartPollServerOptions = {}): Pro
         });
   const onError = (error: unknown) =>
     process.stderr.write(`cache invalidation failed: ${(error as Error).message}\n`);
-  const runner = options.cascade === 'background' ? backgroundRunner(cache, { journal, onError }) : undefined;
+  let runner: CascadeRunner | undefined;
+  if (options.cascade === 'background') runner = backgroundRunner(cache, { journal, onError });
+  else if (options.cascade === 'queue') {
+    if (!options.redisUrl) throw new TypeError("startPollServer: cascade: 'queue' needs redisUrl");
+    // Loaded only in this mode: bullmq is an optional peer.
+    const { bullmqRunner } = await import('../../src/queue/bullmq.js');
+    runner = bullmqRunner({ connection: options.redisUrl, onError });
+  }
   // Registered after seeding: the seed flush would otherwise refresh every new instance.
   const subscriber = new CacheSubscriber(cache, { journal, runner, onError });
   orm.em.getEventManager().registerSubscriber(subscriber);

@@ -1,6 +1,8 @@
 /**
  * `npm run stress`: the proof that no invalidation is ever lost. Several OS processes serve the
- * poll API (test/stress/server.ts) on one Postgres database and one Redis of the run's own; a
+ * poll API (test/stress/server.ts) on one Postgres database and one Redis of the run's own, their
+ * cascades inline, in the background and (from 3 processes on) on the BullMQ queue with a worker
+ * process of its own (test/stress/worker.ts), which is killed like the servers; a
  * seeded random mix of reads and every mutation, over both versions, runs with `--in-flight`
  * requests at once, while server processes are killed with SIGKILL under load (and restarted),
  * and, in a separate phase, Redis is restarted from a snapshot taken before some of the writes.
@@ -88,22 +90,33 @@ let reference: PollServer | undefined;
 const servers: Server[] = [];
 const startRedis = () => startOwnRedis(redisPort, ['--dir', dir, '--dbfilename', 'dump.rdb']);
 
-/** Starts server process `index` (cascade inline for even indices, background for odd; L1 on all but the third). */
+const MODES = ['inline', 'background', 'queue'] as const;
+
+/**
+ * Starts server process `index`: its cascade runs inline, in the background or (index 2, with L1
+ * off) on the queue, whose worker is process `index` -1.
+ */
 async function startServer(index: number): Promise<Server> {
-  const child = fork(
-    new URL('./server.ts', import.meta.url).pathname,
-    [
-      database,
-      redis!.url,
-      index % 2 === 0 ? 'inline' : 'background',
-      index % 3 === 2 ? '0' : '1',
-      args['no-journal'] ? '0' : '1',
-    ],
-    { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'ignore', 'ipc'] },
-  );
+  const child =
+    index === -1
+      ? fork(new URL('./worker.ts', import.meta.url).pathname, [database, redis!.url], {
+          execArgv: ['--import', 'tsx'],
+          stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+        })
+      : fork(
+          new URL('./server.ts', import.meta.url).pathname,
+          [
+            database,
+            redis!.url,
+            MODES[index % 3]!,
+            index % 3 === 2 ? '0' : '1',
+            args['no-journal'] ? '0' : '1',
+          ],
+          { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'ignore', 'ipc'] },
+        );
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (message: { url?: string }) => resolve(message.url!));
-    child.once('exit', (code) => reject(new Error(`server ${index} exited (${code}) before it listened`)));
+    child.once('exit', (code) => reject(new Error(`process ${index} exited (${code}) before it was ready`)));
   });
   const server: Server = { index, child, url, alive: true };
   child.once('exit', () => {
@@ -169,7 +182,7 @@ const choiceQuery =
 
 /** One random operation against one random live server. */
 async function operation(): Promise<void> {
-  const live = servers.filter((s) => s.alive);
+  const live = servers.filter((s) => s.alive && s.index >= 0);
   const server = pick(live);
   const version = pick(VERSIONS);
   const staff = random() < 0.5;
@@ -312,6 +325,8 @@ async function main(): Promise<number> {
   redisPort = await freePort();
   redis = await startRedis();
   for (let i = 0; i < PROCESSES; i += 1) servers.push(await startServer(i));
+  // A queue server needs its worker (a process of its own, killed like the others).
+  if (PROCESSES >= 3) servers.push(await startServer(-1));
 
   // Phase 1: the mix, with kills spread over it.
   const killAt = new Set(Array.from({ length: KILLS }, (_, k) => Math.floor(((k + 1) * OPS) / (KILLS + 1))));
@@ -392,6 +407,7 @@ async function main(): Promise<number> {
   for (const [version, query, variables, staff] of views) {
     const expected = JSON.stringify(await post(referenceServer, version, query, variables, staff));
     for (const server of servers) {
+      if (server.index < 0) continue;
       viewsCompared += 1;
       const actual = JSON.stringify(await post(server, version, query, variables, staff));
       if (actual !== expected) {

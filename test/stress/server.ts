@@ -4,14 +4,14 @@
  * given. It reports `{ url }` once it listens; `{ settle: n }` drains its cascades, writes its
  * pending invalidations and journal marks and runs one recovery pass, then answers `{ settled: n }`.
  *
- * argv: <postgres URL> <redis URL> <inline|background> <l1: 1|0> <journal: 1|0>
+ * argv: <postgres URL> <redis URL> <inline|background|queue> <l1: 1|0> <journal: 1|0>
  */
 import { startPollServer } from '../../examples/poll/server.js';
 
 const [databaseUrl, redisUrl, cascade, l1, journal] = process.argv.slice(2) as [
   string,
   string,
-  'inline' | 'background',
+  'inline' | 'background' | 'queue',
   string,
   string,
 ];

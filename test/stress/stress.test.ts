@@ -5,14 +5,17 @@ import { ownRedisAvailable } from '../support/redis.js';
 import { servicesAvailable } from '../support/services.js';
 
 // The stress run at CI size (test/stress/run.ts; `npm run stress` is the full size): 2,000
-// operations over two server processes with two SIGKILLs under load and a Redis restart from a
+// operations over three server processes (cascades inline, in the background and on the
+// BullMQ queue with its worker) with two SIGKILLs under load and a Redis restart from a
 // snapshot, then every record of every model in every version and every server's answers are
 // compared with the database. Any mismatch fails; the seed it prints reproduces the run.
 
 const run = (await servicesAvailable('postgres')) && ownRedisAvailable;
 
 describe.runIf(run)('npm run stress, CI size', () => {
-  it('2,000 ops, 2 processes, 2 kills, a snapshot restore: 0 mismatches', { timeout: 240_000 }, async () => {
+  it('2,000 ops, 3 processes and a worker, 2 kills, a snapshot restore: 0 mismatches', {
+    timeout: 240_000,
+  }, async () => {
     const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
       [
@@ -35,7 +38,7 @@ describe.runIf(run)('npm run stress, CI size', () => {
     expect(line, stderr).not.toBeNull();
     const [, ops, processes, kills, compared, mismatches] = line!.map(Number);
     expect(ops).toBeGreaterThanOrEqual(2000);
-    expect(processes).toBe(2);
+    expect(processes).toBe(3);
     expect(kills).toBe(2);
     expect(compared).toBeGreaterThan(500);
     expect(mismatches, stderr).toBe(0);
