@@ -6,9 +6,40 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { InstanceCache } from '../core/instance-cache.js';
-import { CliConfigError } from '../errors.js';
+import type { InstanceCache, ReadOptions, UpdateOptions, UpdateSummary } from '../core/instance-cache.js';
+import type { CacheStore } from '../core/store.js';
+import { type CacheError, CliConfigError } from '../errors.js';
+import type { ResolvedModel, ResolvedVersion } from '../strategy/define.js';
 import type { Pk } from '../strategy/pk.js';
+
+/** What the CLI reads of a cache's strategy (a `Strategy` of any record types is one). */
+export interface CliStrategy {
+  readonly versions: readonly string[];
+  readonly defaultVersion: string;
+  readonly namespace: string;
+  readonly modelNames: readonly string[];
+  model(name: string): ResolvedModel;
+  resolve(model: string, version: string): ResolvedVersion;
+  checkVersion(version: string): string;
+  versionPrefix(version: string): string;
+}
+
+/**
+ * What the CLI uses of an {@link InstanceCache}: every `InstanceCache`, whatever its record
+ * types, is one. (It may come from another copy of the library: the CLI only calls these.)
+ */
+export interface CliCache {
+  readonly strategy: CliStrategy;
+  readonly store: CacheStore;
+  readonly pendingInvalidations: number;
+  getInstances(model: string, pks: readonly Pk[], options?: ReadOptions): Promise<(object | null)[]>;
+  invalidate(model: string, pks: readonly Pk[], options?: UpdateOptions): Promise<UpdateSummary>;
+  dropVersion(version: string): Promise<number>;
+  keyOf(model: string, pk: Pk, version?: string): string;
+  close(): Promise<boolean>;
+  on(event: 'error', listener: (error: CacheError, context: { operation: string }) => void): unknown;
+  off(event: 'error', listener: (error: CacheError, context: { operation: string }) => void): unknown;
+}
 
 /**
  * Lists the primary keys of a model's rows, for `warm`: keyset pagination over the pk, never
@@ -31,9 +62,12 @@ export interface PkSource {
  * (same strategy, same store and namespace), so that the CLI reads and writes the keys the
  * servers use.
  */
-export interface CliConfig<Records extends object = Record<string, object>> {
-  /** The cache the commands act on. The CLI closes it (`cache.close()`) when the command ends. */
-  readonly cache: InstanceCache<Records>;
+export interface CliConfig {
+  /**
+   * The cache the commands act on (an `InstanceCache`). The CLI closes it (`cache.close()`, which
+   * closes a store it created) when the command ends.
+   */
+  readonly cache: CliCache;
   /** Where `warm` enumerates pks. Default: none, and `warm` exits with 2 saying so. */
   readonly pks?: PkSource;
   /**
@@ -44,9 +78,7 @@ export interface CliConfig<Records extends object = Record<string, object>> {
 }
 
 /** What a config module exports as its default: a function that builds the {@link CliConfig}. */
-export type CliConfigFactory<Records extends object = Record<string, object>> = () =>
-  | CliConfig<Records>
-  | Promise<CliConfig<Records>>;
+export type CliConfigFactory = () => CliConfig | Promise<CliConfig>;
 
 /**
  * Declares the default export of a CLI config module, typed. The factory runs once per command,
@@ -69,9 +101,7 @@ export type CliConfigFactory<Records extends object = Record<string, object>> = 
  *   };
  * });
  */
-export function defineCliConfig<Records extends object>(
-  factory: CliConfigFactory<Records>,
-): CliConfigFactory<Records> {
+export function defineCliConfig(factory: CliConfigFactory): CliConfigFactory {
   return factory;
 }
 
@@ -174,13 +204,13 @@ export async function importConfigFactory(path: string): Promise<CliConfigFactor
 }
 
 /** True for something shaped like an {@link InstanceCache} (possibly from another copy of the library). */
-export function looksLikeCache(value: unknown): value is InstanceCache {
-  const cache = value as Partial<InstanceCache> | null;
+export function looksLikeCache(value: unknown): value is CliCache {
+  const cache = value as Partial<CliCache> | null;
   return (
     typeof cache === 'object' &&
     cache !== null &&
     typeof cache.getInstances === 'function' &&
-    typeof cache.update === 'function' &&
+    typeof cache.invalidate === 'function' &&
     typeof cache.strategy === 'object' &&
     typeof cache.store === 'object'
   );

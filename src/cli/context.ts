@@ -3,9 +3,14 @@
  * loaded once per command and always closed afterwards.
  */
 import type { Command } from 'commander';
-import type { InstanceCache } from '../core/instance-cache.js';
 import { type CacheError, CliConfigError, StoreError } from '../errors.js';
-import { findConfigPath, importConfigFactory, looksLikeCache, type PkSource } from './config.js';
+import {
+  type CliCache,
+  findConfigPath,
+  importConfigFactory,
+  looksLikeCache,
+  type PkSource,
+} from './config.js';
 import type { ProgressStream } from './progress.js';
 import { describeStore, type StoreDescription } from './store-info.js';
 
@@ -29,7 +34,7 @@ export interface GlobalOptions {
 export interface LoadedConfig {
   /** The config module's absolute path. */
   readonly path: string;
-  readonly cache: InstanceCache;
+  readonly cache: CliCache;
   readonly pks: PkSource | undefined;
   readonly store: StoreDescription;
   /** The first store failure the cache reported during this command (an `error` event), if any. */

@@ -8,8 +8,10 @@
 
 export { CliConfigError } from '../errors.js';
 export {
+  type CliCache,
   type CliConfig,
   type CliConfigFactory,
+  type CliStrategy,
   DEFAULT_CONFIG_NAMES,
   defineCliConfig,
   type PkSource,

@@ -56,7 +56,10 @@ function barReporter(options: ProgressOptions, now: () => number): ProgressRepor
       stream: options.stream as NodeJS.WritableStream,
       format: `${options.title} {bar} {value}/{total} ${options.unit} | {rate} ${options.unit}/s | ETA {eta_formatted} | {label}`,
       barsize: 30,
-      hideCursor: true,
+      // No terminal modes to restore: a Ctrl-C must leave the cursor and line wrapping as they
+      // were (lines longer than the terminal are cut instead).
+      hideCursor: false,
+      linewrap: true,
       // Redraw on every update: a warm batch is already coarse.
       fps: 20,
       etaBuffer: 20,

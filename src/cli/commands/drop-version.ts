@@ -7,7 +7,7 @@ import { createInterface } from 'node:readline/promises';
 import { Command } from 'commander';
 import { InvalidOptionError } from '../../errors.js';
 import type { CliContext } from '../context.js';
-import { formatCount } from '../format.js';
+import { plural } from '../format.js';
 import { storedKeyName } from '../store-info.js';
 import { storeCall } from './store-call.js';
 
@@ -59,7 +59,7 @@ export function dropVersionCommand(context: CliContext): Command {
         const deleted = await storeCall('drop-version', () => cache.dropVersion(version));
         context.print(
           command,
-          `dropped cache version ${version}: ${formatCount(deleted)} key(s) deleted (${store.label})${store.shared ? '' : '\nnote: the store is process-local: only this process’s (empty) store was dropped'}`,
+          `dropped cache version ${version}: ${plural(deleted, 'key')} deleted (${store.label})${store.shared ? '' : '\nnote: the store is process-local: only this process’s (empty) store was dropped'}`,
           { version, deleted, store },
         );
       }),

@@ -6,7 +6,7 @@
 import { Command } from 'commander';
 import { normalizePk } from '../../strategy/pk.js';
 import type { CliContext } from '../context.js';
-import { formatCount } from '../format.js';
+import { formatCount, plural } from '../format.js';
 import { collectList } from '../options.js';
 
 interface InvalidateOptions {
@@ -45,8 +45,8 @@ export function invalidateCommand(context: CliContext): Command {
         });
         const ms = performance.now() - started;
         const text = [
-          `invalidated ${formatCount(normalized.length)} ${resolved.name} instance(s) in ${versions ? versions.join(', ') : 'every version'} (${summary.levels} cascade level(s), ${Math.round(ms)} ms):`,
-          `  ${formatCount(summary.refreshed)} record(s) rewritten, ${formatCount(summary.deleted)} now not found, ${formatCount(summary.unchanged)} unchanged, ${formatCount(summary.skipped)} not cached (skipped)${summary.failed > 0 ? `, ${formatCount(summary.failed)} could not be written` : ''}`,
+          `invalidated ${plural(normalized.length, `${resolved.name} instance`)} in ${versions ? versions.join(', ') : 'every version'} (${plural(summary.levels, 'cascade level')}, ${Math.round(ms)} ms):`,
+          `  ${plural(summary.refreshed, 'record')} rewritten, ${formatCount(summary.deleted)} now not found, ${formatCount(summary.unchanged)} unchanged, ${formatCount(summary.skipped)} not cached (skipped)${summary.failed > 0 ? `, ${formatCount(summary.failed)} could not be written` : ''}`,
           ...(store.shared ? [] : ['note: the store is process-local: other processes did not see this']),
         ].join('\n');
         context.print(command, text, {

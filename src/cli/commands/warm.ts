@@ -8,7 +8,7 @@ import { type CacheStats, createStats } from '../../core/stats.js';
 import { CliConfigError, InvalidOptionError } from '../../errors.js';
 import type { Pk } from '../../strategy/pk.js';
 import type { CliContext, LoadedConfig } from '../context.js';
-import { formatCount, formatDuration } from '../format.js';
+import { formatCount, formatDuration, plural } from '../format.js';
 import { collectList, parsePositiveInt } from '../options.js';
 import { createProgressReporter } from '../progress.js';
 
@@ -150,7 +150,7 @@ async function warm(context: CliContext, command: Command, config: LoadedConfig,
   context.print(
     command,
     [
-      `warmed ${formatCount(done)} records (${formatCount(rows)} rows, ${plan.length} models, ${versionsWarmed.size} versions) in ${formatDuration(ms)}: ${formatCount(Math.round(rate))} records/s`,
+      `warmed ${plural(done, 'record')} (${plural(rows, 'row')}, ${plural(plan.length, 'model')}, ${plural(versionsWarmed.size, 'version')}) in ${formatDuration(ms)}: ${formatCount(Math.round(rate))} records/s`,
       ...lines,
       `store: ${config.store.label}`,
     ].join('\n'),
