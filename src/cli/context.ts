@@ -111,7 +111,14 @@ export function createCliContext(io: CliIo): CliContext {
       } finally {
         closed = await cache.close().catch(() => false);
         cache.off('error', onError);
-        await config.close?.();
+        // A failure to release what the config opened must not hide how the command ended.
+        await Promise.resolve()
+          .then(() => config.close?.())
+          .catch((error: unknown) =>
+            context.note(
+              `warning: the config's close() failed: ${(error as Error)?.message ?? String(error)}`,
+            ),
+          );
       }
       // After the result was printed: the command did its part, but the store failed meanwhile
       // (a read fell through to the database, an invalidation could not be written).
