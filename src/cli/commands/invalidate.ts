@@ -46,7 +46,13 @@ export function invalidateCommand(context: CliContext): Command {
         const ms = performance.now() - started;
         const text = [
           `invalidated ${plural(normalized.length, `${resolved.name} instance`)} in ${versions ? versions.join(', ') : 'every version'} (${plural(summary.levels, 'cascade level')}, ${Math.round(ms)} ms):`,
-          `  ${plural(summary.refreshed, 'record')} rewritten, ${formatCount(summary.deleted)} now not found, ${formatCount(summary.unchanged)} unchanged, ${formatCount(summary.skipped)} not cached (skipped)${summary.failed > 0 ? `, ${formatCount(summary.failed)} could not be written` : ''}`,
+          `  ${plural(summary.refreshed, 'record')} rewritten, ${formatCount(summary.deleted)} now not found, ${formatCount(summary.unchanged)} unchanged, ${formatCount(summary.skipped)} not cached (skipped)`,
+          // update() counts what the reload found even where the store then refused the write.
+          ...(summary.failed > 0
+            ? [
+                `  ${plural(summary.failed, 'key')} could not be written (the counts above are what the reload found): the store failed`,
+              ]
+            : []),
           ...(store.shared ? [] : ['note: the store is process-local: other processes did not see this']),
         ].join('\n');
         context.print(command, text, {

@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { type CacheStats, createStats } from '../../core/stats.js';
-import { CliConfigError, InvalidOptionError } from '../../errors.js';
+import { CliConfigError, InvalidOptionError, StoreError } from '../../errors.js';
 import type { Pk } from '../../strategy/pk.js';
 import type { CliContext, LoadedConfig } from '../context.js';
 import { formatCount, formatDuration, plural } from '../format.js';
@@ -133,7 +133,12 @@ async function warm(context: CliContext, command: Command, config: LoadedConfig,
         progress.update(done, `${model}@${versions.join(',')}`);
         const failure = config.storeFailure();
         // Reads fall through to the database when the store fails: warming on would only load.
-        if (failure) throw failure;
+        if (failure) {
+          throw new StoreError(
+            `warm stopped at ${model} after ${formatCount(done)} of ${formatCount(total)} records: ${failure.message}`,
+            { context: { model, operation: 'warm' }, cause: failure },
+          );
+        }
       }
     }
   } finally {
