@@ -100,6 +100,14 @@ export class QueueError extends CacheError {
 }
 
 /**
+ * The operator CLI's `--config` module could not be used: not found, failed to import, or its
+ * default export is not a config factory (see `graphql-cached-instances/cli`).
+ */
+export class CliConfigError extends CacheError {
+  readonly code = 'E_CLI_CONFIG';
+}
+
+/**
  * Code → class, for every error this library throws: `errorCodes.E_STORE === StoreError`.
  * The README lists them.
  */
@@ -116,6 +124,7 @@ export const errorCodes = {
   E_INVALID_OPTION: InvalidOptionError,
   E_JOURNAL: JournalError,
   E_QUEUE: QueueError,
+  E_CLI_CONFIG: CliConfigError,
 } as const;
 
 /** Stable error codes. */

@@ -1,0 +1,26 @@
+import { generatePoll } from '../bench/lib/data.js';
+import { openSqlite, REDIS_URL } from '../bench/lib/databases.js';
+import { CACHED_INSTANCES_VARIANTS, createCachedInstances } from '../bench/variants/cached-instances.js';
+import * as redisMod from '../src/redis.js';
+const data = generatePoll(0.1);
+const records = data.users.length + data.questions.length + data.choices.length;
+const v = CACHED_INSTANCES_VARIANTS.find((x) => x.id === 'gci-redis')!;
+const orig = v.cacheOptions;
+let total = 0, count = 0;
+(v as any).cacheOptions = async (run: any) => {
+  const o = await orig(run);
+  const store = o.store!;
+  const getMany = store.getMany.bind(store);
+  (store as any).getMany = async (keys: string[]) => { const t = performance.now(); const r = await getMany(keys); total += performance.now() - t; count++; return r; };
+  return o;
+};
+const c = await createCachedInstances(v, await openSqlite(data), { redisUrl: REDIS_URL, namespace: `lat-${process.pid}`, records });
+const ids = data.questions.map((x) => x.id);
+for (let i = 0; i < ids.length; i++) await c.request('q2', { id: String(ids[i]) }, false);
+total = 0; count = 0;
+const N = 5000;
+const t0 = performance.now();
+for (let i = 0; i < N; i++) await c.request('q2', { id: String(ids[(i * 7919) % ids.length]) }, false);
+const ms = (performance.now() - t0) / N;
+console.log(`q2 ${ms.toFixed(3)} ms/req; getMany ${count / N} per req, ${(total / count * 1000).toFixed(1)} µs each`);
+await c.close(); process.exit(0);
