@@ -12,10 +12,14 @@
  * - `REDIS_URL`: the Redis the servers share. Without it the cache is in this process's memory,
  *   which the CLI says: `warm` then only exercises the loads, and `inspect` finds nothing.
  * - `REDIS_NAMESPACE`: the key namespace. Default `poll`, as the example server.
+ *
+ * With `REDIS_URL`, `worker` runs the cascades of servers started with `cascade: 'queue'`
+ * (BullMQ key prefix `QUEUE_PREFIX`, default `bull`).
  */
 import type { MikroORM } from '@mikro-orm/core';
 import { createMikroOrmPkSource, defineCliConfig } from '../../src/cli/index.js';
 import { InstanceCache } from '../../src/index.js';
+import { CacheJournal } from '../../src/mikro-orm/index.js';
 import { createRedisStore } from '../../src/redis.js';
 import { Question } from './entities.js';
 import { createPollOrm } from './orm.js';
@@ -43,9 +47,15 @@ export default defineCliConfig(async () => {
           namespace: process.env.REDIS_NAMESPACE ?? 'poll',
         })
       : undefined;
+    const cache = new InstanceCache(createPollStrategy(orm), store ? { store } : {});
     return {
-      cache: new InstanceCache(createPollStrategy(orm), store ? { store } : {}),
+      cache,
       pks: createMikroOrmPkSource(orm),
+      // For `worker`: the queue servers started with cascade: 'queue' add jobs to, and the journal.
+      ...(process.env.REDIS_URL
+        ? { queue: { connection: process.env.REDIS_URL, prefix: process.env.QUEUE_PREFIX ?? 'bull' } }
+        : {}),
+      journal: new CacheJournal(orm, cache),
       close: () => orm.close(true),
     };
   } catch (error) {

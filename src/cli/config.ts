@@ -34,6 +34,7 @@ export interface CliCache {
   readonly pendingInvalidations: number;
   getInstances(model: string, pks: readonly Pk[], options?: ReadOptions): Promise<(object | null)[]>;
   invalidate(model: string, pks: readonly Pk[], options?: UpdateOptions): Promise<UpdateSummary>;
+  update(refs: readonly { model: string; pk: Pk }[], options?: UpdateOptions): Promise<UpdateSummary>;
   dropVersion(version: string): Promise<number>;
   keyOf(model: string, pk: Pk, version?: string): string;
   close(): Promise<boolean>;
@@ -58,6 +59,24 @@ export interface PkSource {
 }
 
 /**
+ * The queue `worker` takes jobs from: `bullmqRunner`'s `connection` (a Redis URL, or ioredis
+ * options), `queueName` and `prefix`. Typed without BullMQ, which only `worker` loads.
+ */
+export interface CliQueueOptions {
+  readonly connection: string | object;
+  readonly queueName?: string;
+  readonly prefix?: string;
+}
+
+/** What `worker` uses of a `CacheJournal`. */
+export interface CliJournal {
+  applied(id: string): void;
+  flush(): Promise<void>;
+  start?(): unknown;
+  close?(): Promise<void>;
+}
+
+/**
  * What a config factory returns: the application's cache, built as the application builds it
  * (same strategy, same store and namespace), so that the CLI reads and writes the keys the
  * servers use.
@@ -70,6 +89,17 @@ export interface CliConfig {
   readonly cache: CliCache;
   /** Where `warm` enumerates pks. Default: none, and `warm` exits with 2 saying so. */
   readonly pks?: PkSource;
+  /**
+   * For `worker`: the BullMQ queue the servers' `bullmqRunner` adds cascades to (the same
+   * `connection`, `queueName` and `prefix`). Default: none, and `worker` exits with 2 saying so.
+   */
+  readonly queue?: CliQueueOptions;
+  /**
+   * For `worker`: the journal (a `CacheJournal` on the app's ORM) whose entries the worker marks
+   * applied; the worker also runs its recovery (`start()`) and closes it on shutdown. Default:
+   * none (entries are then applied again by the servers' recovery).
+   */
+  readonly journal?: CliJournal;
   /**
    * Releases what the factory opened besides the cache (the ORM, its pool); called after the
    * cache is closed, also when the command failed. Default: nothing.

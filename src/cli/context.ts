@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { type CacheError, CliConfigError, StoreError } from '../errors.js';
 import {
   type CliCache,
+  type CliConfig,
   findConfigPath,
   importConfigFactory,
   looksLikeCache,
@@ -36,6 +37,9 @@ export interface LoadedConfig {
   readonly path: string;
   readonly cache: CliCache;
   readonly pks: PkSource | undefined;
+  /** The config's `queue` and `journal`, for `worker`. */
+  readonly queue: CliConfig['queue'];
+  readonly journal: CliConfig['journal'];
   readonly store: StoreDescription;
   /** The first store failure the cache reported during this command (an `error` event), if any. */
   storeFailure(): CacheError | undefined;
@@ -84,7 +88,13 @@ export function createCliContext(io: CliIo): CliContext {
           { context: { option: 'config' }, cause: error },
         );
       }
-      const config = made as { cache?: unknown; pks?: PkSource; close?: () => unknown } | null;
+      const config = made as {
+        cache?: unknown;
+        pks?: PkSource;
+        queue?: CliConfig['queue'];
+        journal?: CliConfig['journal'];
+        close?: () => unknown;
+      } | null;
       if (!config || !looksLikeCache(config.cache)) {
         await (config?.close as (() => unknown) | undefined)?.();
         throw new CliConfigError(
@@ -105,6 +115,8 @@ export function createCliContext(io: CliIo): CliContext {
           path,
           cache,
           pks: config.pks,
+          queue: config.queue,
+          journal: config.journal,
           store: describeStore(cache.store),
           storeFailure: () => failure,
         });

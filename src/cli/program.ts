@@ -10,6 +10,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { invalidateCommand } from './commands/invalidate.js';
 import { statsCommand } from './commands/stats.js';
 import { warmCommand } from './commands/warm.js';
+import { workerCommand } from './commands/worker.js';
 import { DEFAULT_CONFIG_NAMES } from './config.js';
 import { type CliContext, type CliIo, createCliContext } from './context.js';
 import { EXIT_CODES, EXIT_CODES_HELP, exitCodeOf } from './exit.js';
@@ -21,6 +22,7 @@ const COMMANDS: readonly ((context: CliContext) => Command)[] = [
   invalidateCommand,
   dropVersionCommand,
   statsCommand,
+  workerCommand,
 ];
 
 const CONFIG_HELP = `the config module (an ES module whose default export builds { cache, pks?, close? }; .ts through tsx). Default: the first of ${DEFAULT_CONFIG_NAMES.join(', ')} in the working directory`;
