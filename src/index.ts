@@ -36,6 +36,7 @@ export {
   type CacheErrorCode,
   type CacheErrorContext,
   type CacheErrorOptions,
+  CliConfigError,
   CodecError,
   DuplicateModelError,
   errorCodes,
