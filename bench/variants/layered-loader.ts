@@ -161,25 +161,20 @@ export async function createLayeredLoader(
     readonly choice: DataLoader<number, ChoiceRecord | null>;
     readonly user: DataLoader<number, UserRecord | null>;
   }
-  // The entity manager is forked on first use, as in every contestant's context (on the
-  // prototype: Apollo copies a context's own properties, which would call the getter).
-  const context = (): LayeredContext => {
-    let em: EntityManager | undefined;
-    const lazy = Object.create(null, {
-      em: {
-        get() {
-          em ??= db.orm.em.fork();
-          return em;
-        },
-      },
-    }) as { readonly em: EntityManager };
-    return Object.assign(Object.create(lazy) as LayeredContext, {
-      now: new Date(),
-      question: perRequest(shared.question),
-      choice: perRequest(shared.choice),
-      user: perRequest(shared.user),
-    });
-  };
+  // The entity manager is forked on first use, as in every contestant's context (a getter on the
+  // prototype: Apollo copies a context's own properties, which would call an own getter).
+  class Request implements LayeredContext {
+    private forked: EntityManager | undefined = undefined;
+    readonly now = new Date();
+    readonly question = perRequest(shared.question);
+    readonly choice = perRequest(shared.choice);
+    readonly user = perRequest(shared.user);
+    get em(): EntityManager {
+      this.forked ??= db.orm.em.fork();
+      return this.forked;
+    }
+  }
+  const context = (): LayeredContext => new Request();
   const published = (q: QuestionRecord, c: LayeredContext) =>
     new Date(q.pubDate).getTime() <= c.now.getTime();
 

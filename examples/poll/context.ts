@@ -39,18 +39,25 @@ export function pollRequestContext(
   staff: boolean,
   now: Date = new Date(),
 ): PollRequestContext {
-  let em: EntityManager | undefined;
-  // On the prototype, not an own property: Apollo copies a context's own properties for each
-  // operation (Object.assign), which would call an own getter and fork on every request.
-  const lazy = Object.create(null, {
-    em: {
-      get() {
-        em ??= orm.em.fork();
-        return em;
-      },
-    },
-  }) as { readonly em: EntityManager };
-  return Object.assign(Object.create(lazy) as PollRequestContext, { viewer: { staff }, now });
+  return new PollRequest(orm, { staff }, now);
+}
+
+/**
+ * The lazy `em` is a getter on the prototype, its state in plain own properties: Apollo copies a
+ * context's own properties for each operation (Object.assign), which keeps a prototype getter
+ * lazy and would call an own one.
+ */
+class PollRequest implements PollRequestContext {
+  private forked: EntityManager | undefined = undefined;
+  constructor(
+    private readonly orm: { em: EntityManager },
+    readonly viewer: PollViewer,
+    readonly now: Date,
+  ) {}
+  get em(): EntityManager {
+    this.forked ??= this.orm.em.fork();
+    return this.forked;
+  }
 }
 
 /** The read rule of questions: published (`pubDate <= now`), or the viewer is staff. */
