@@ -4,8 +4,10 @@
  *
  * - {@link packedPackage}: `npm pack` on a clean copy of the sources (no dist/, so only the
  *   `prepare` script can build it), once per content of the sources — a hash of package.json,
- *   the tsconfigs, LICENSE, README.md, src/ and the TypeScript version. Test files running in
- *   parallel share one pack: the first takes a lock, the others wait for its result.
+ *   the tsconfigs, LICENSE, src/ and the TypeScript version. README.md is packed too but left out
+ *   of the hash: no test reads the packed copy, and an edit of the docs (which test/docs runs on
+ *   every change) should not cost a pack and two installs. Test files running in parallel share
+ *   one pack: the first takes a lock, the others wait for its result.
  * - {@link cachedDir}: the same build-once-per-key directory for anything else, such as an app
  *   with the tarball and its peers installed (key: the tarball's hash, the install command and the
  *   Node ABI).
@@ -47,6 +49,9 @@ export const TEST_CACHE =
 
 /** The files of the repository that `npm pack` reads (besides src/). */
 const PACK_INPUTS = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'LICENSE', 'README.md'];
+
+/** What the pack's cache key covers: {@link PACK_INPUTS} but the README (see the top of this file). */
+const PACK_KEY_INPUTS = PACK_INPUTS.filter((name) => name !== 'README.md');
 
 /** Runs a command, failing with its output (not just an exit code) when it fails. */
 export async function sh(
@@ -208,11 +213,11 @@ export interface PackedPackage {
   readonly key: string;
 }
 
-/** The hash of everything `npm pack` reads, plus the TypeScript version that builds dist/. */
+/** The hash of what `npm pack` reads (but the README), plus the TypeScript version that builds dist/. */
 async function packKey(): Promise<string> {
   const sources = (await filesUnder(join(ROOT, 'src'))).sort();
   const parts: (string | Buffer)[] = [];
-  for (const file of [...PACK_INPUTS.map((name) => join(ROOT, name)), ...sources]) {
+  for (const file of [...PACK_KEY_INPUTS.map((name) => join(ROOT, name)), ...sources]) {
     parts.push(relative(ROOT, file), await readFile(file));
   }
   const typescript = JSON.parse(readFileSync(join(ROOT, 'node_modules/typescript/package.json'), 'utf8')) as {
