@@ -95,6 +95,28 @@ describe('the packed package, installed into a new app', () => {
     expect(dangling).toEqual([]);
   });
 
+  it('the shipped declarations cite no file the package does not ship', async () => {
+    const declarations = (await filesUnder(join(installed, 'dist'))).filter((file) => file.endsWith('.d.ts'));
+    expect(declarations.length).toBeGreaterThan(20);
+    const shipped = new Set(tarballFiles.map((file) => file.split('/').at(-1)));
+    const cited: string[] = [];
+    for (const file of declarations) {
+      const text = await readFile(file, 'utf8');
+      const where = relative(installed, file);
+      // Design notes and repository folders that stay out of the package.
+      for (const [match] of text.matchAll(
+        /DESIGN|§|\b(?:STACK|STYLE)\.md\b|\b(?:examples|bench|test)\/[\w.-]+/g,
+      )) {
+        cited.push(`${where}: ${match}`);
+      }
+      // File names in backticks: must be files of the package (src/ ships with it).
+      for (const [, name] of text.matchAll(/`([\w./-]+\.(?:ts|md|js|json|yml|graphql))`/g)) {
+        if (!shipped.has(name!.split('/').at(-1))) cited.push(`${where}: ${name}`);
+      }
+    }
+    expect(cited).toEqual([]);
+  });
+
   it('the core and /redis entries import no optional peer but their own (static import graph)', async () => {
     const allowed = (entry: string) => [
       ...Object.keys(manifest.dependencies),
