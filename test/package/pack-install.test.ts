@@ -8,22 +8,21 @@
  * nowhere fails here. Entry points are read from package.json `exports`, so a new entry (`./cli`)
  * is covered as soon as it is added there.
  *
+ * The pack and the install are cached between runs (./pack.ts): the pack per content of the
+ * sources, shared with test/docs; the install per tarball, peers and Node ABI.
+ *
  * It runs with the Node that runs vitest (CI runs the suite on Node 20, 22 and 24). Redis and
  * Postgres parts run when those answer (REQUIRE_SERVICES=1 makes a missing one a failure), each
  * on a namespace / database of its own that the program removes.
  */
-import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_URL } from '../support/redis.js';
 import { POSTGRES_URL, servicesAvailable } from '../support/services.js';
+import { cachedDir, filesUnder, hashOf, INSTALL_FLAGS, packedPackage, ROOT as root, sh } from './pack.js';
 
-const run = promisify(execFile);
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
   name: string;
   exports: Record<string, string | { types: string; default: string }>;
@@ -44,21 +43,6 @@ const PEERS = [
 
 const [postgres, redis] = await Promise.all([servicesAvailable('postgres'), servicesAvailable('redis')]);
 
-/** Runs a command, failing with its output (not just an exit code) when it fails. */
-async function sh(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
-  try {
-    return await run(command, args, { cwd, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 });
-  } catch (error) {
-    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
-    throw new Error(`${command} ${args.join(' ')} failed in ${cwd}:\n${stderr ?? ''}\n${stdout ?? ''}`);
-  }
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
-}
-
 describe('the packed package, installed into a new app', () => {
   let work: string;
   let app: string;
@@ -66,43 +50,23 @@ describe('the packed package, installed into a new app', () => {
   let tarballFiles: string[];
 
   beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'gci-package-'));
-    const source = join(work, 'source');
-    await mkdir(source);
-    for (const file of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'LICENSE', 'README.md']) {
-      await cp(join(root, file), join(source, file));
-    }
-    await cp(join(root, 'src'), join(source, 'src'), { recursive: true });
-    await symlink(join(root, 'node_modules'), join(source, 'node_modules'), 'dir');
-    const { stdout } = await sh('npm', ['pack', '--json', '--pack-destination', work], source);
-    // `npm pack` prints the prepare script's output before its JSON.
-    const [packed] = JSON.parse(stdout.slice(stdout.search(/^\[/m))) as {
-      filename: string;
-      files: { path: string }[];
-    }[];
-    tarballFiles = packed!.files.map((f) => f.path);
+    const packed = await packedPackage();
+    tarballFiles = [...packed.files];
+    const peers = PEERS.map((name) => `${name}@${manifest.devDependencies[name]}`);
+    const key = hashOf([packed.key, ...peers, process.versions.modules, process.platform]);
+    const installedApp = await cachedDir('package-app', key, async (dir) => {
+      await writeFile(
+        join(dir, 'package.json'),
+        JSON.stringify({ name: 'app', private: true, type: 'module' }),
+      );
+      await sh('npm', ['install', ...INSTALL_FLAGS, packed.tarball, ...peers], dir);
+    });
 
+    work = await mkdtemp(join(tmpdir(), 'gci-package-'));
     app = join(work, 'app');
     await mkdir(app);
-    await writeFile(
-      join(app, 'package.json'),
-      JSON.stringify({ name: 'app', private: true, type: 'module' }),
-    );
-    const peers = PEERS.map((name) => `${name}@${manifest.devDependencies[name]}`);
-    await sh(
-      'npm',
-      [
-        'install',
-        '--prefer-offline',
-        '--no-audit',
-        '--no-fund',
-        '--ignore-scripts',
-        '--loglevel=error',
-        join(work, packed!.filename),
-        ...peers,
-      ],
-      app,
-    );
+    await cp(join(installedApp, 'package.json'), join(app, 'package.json'));
+    await symlink(join(installedApp, 'node_modules'), join(app, 'node_modules'), 'dir');
     await cp(join(root, 'test/package/app'), app, { recursive: true });
     installed = join(app, 'node_modules', manifest.name);
   }, 240_000);
@@ -137,6 +101,28 @@ describe('the packed package, installed into a new app', () => {
       }
     }
     expect(dangling).toEqual([]);
+  });
+
+  it('the shipped declarations cite no file the package does not ship', async () => {
+    const declarations = (await filesUnder(join(installed, 'dist'))).filter((file) => file.endsWith('.d.ts'));
+    expect(declarations.length).toBeGreaterThan(20);
+    const shipped = new Set(tarballFiles.map((file) => file.split('/').at(-1)));
+    const cited: string[] = [];
+    for (const file of declarations) {
+      const text = await readFile(file, 'utf8');
+      const where = relative(installed, file);
+      // Design notes and repository folders that stay out of the package.
+      for (const [match] of text.matchAll(
+        /DESIGN|§|\b(?:STACK|STYLE)\.md\b|\b(?:examples|bench|test)\/[\w.-]+/g,
+      )) {
+        cited.push(`${where}: ${match}`);
+      }
+      // File names in backticks: must be files of the package (src/ ships with it).
+      for (const [, name] of text.matchAll(/`([\w./-]+\.(?:ts|md|js|json|yml|graphql))`/g)) {
+        if (!shipped.has(name!.split('/').at(-1))) cited.push(`${where}: ${name}`);
+      }
+    }
+    expect(cited).toEqual([]);
   });
 
   it('the core and /redis entries import no optional peer but their own (static import graph)', async () => {
