@@ -20,12 +20,12 @@ export interface QueryRefusal {
   readonly message: string;
 }
 
-/** Options of {@link createQueryLimits}. Each default is what the example server runs with. */
+/** Options of {@link createQueryLimits}. */
 export interface QueryLimitsOptions {
   /**
    * Deepest selection accepted, counting every field level (`{ a { b { c } } }` is 3). Default
-   * `10`: the poll API's deepest useful query
-   * (`questions → edges → node → choices → voters → votes → question → text`) is 8. Introspection
+   * `10`: deep enough for nested reads such as
+   * `questions → edges → node → choices → voters → votes → question → text` (8 levels). Introspection
    * (`__schema`) is not counted. `Infinity` turns the depth limit off.
    */
   maxDepth?: number;

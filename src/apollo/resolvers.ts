@@ -280,7 +280,9 @@ function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
  * path, so a record hidden from a request is hidden however the query reaches it.
  *
  * @example
- * const cached = createCachedResolvers<PollRecords, PollContext>({
+ * // Records: your strategy's record types (RecordsOf<typeof strategy, 'v1'>); Context: your
+ * // request context with the cache's fields (YourContext & CachedContext<Records>).
+ * const cached = createCachedResolvers<Records, Context>({
  *   canRead: { Question: (q, ctx) => q.pubDate <= new Date() || ctx.viewer.staff },
  * });
  * const resolvers = {

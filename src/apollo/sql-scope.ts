@@ -56,7 +56,7 @@ export type Middleware = (req: unknown, res: unknown, next: (error?: unknown) =>
  * ```
  *
  * It turns on Node's async context tracking, which costs CPU on every promise of the process
- * (0–8% per warm nested request in `npm run bench`): mount it where per-request SQL counts are
+ * (0–8% per warm nested request in the library's benchmark): mount it where per-request SQL counts are
  * worth that (development, staging, sampled production instances).
  */
 export function sqlCounterMiddleware(): Middleware {
