@@ -25,7 +25,7 @@ describe.runIf(run)('npm run stress, CI size', () => {
         '--ops',
         '2000',
         '--processes',
-        '2',
+        '3',
         '--kills',
         '2',
       ],
