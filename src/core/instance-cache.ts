@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import type { Span } from '@opentelemetry/api';
 import type { JsonValue } from '../codecs/codec.js';
 import {
   CacheError,
@@ -24,6 +25,32 @@ import {
 } from './refresh.js';
 import { type CacheStats, createStats } from './stats.js';
 import { type CacheStore, createMemoryStore } from './store.js';
+import {
+  ATTR_BATCH_SIZE,
+  ATTR_DELETED,
+  ATTR_FAILED,
+  ATTR_HITS,
+  ATTR_L1_HITS,
+  ATTR_LANDED,
+  ATTR_LEVELS,
+  ATTR_LIST_HIT,
+  ATTR_LIST_L1_HIT,
+  ATTR_LIST_NAME,
+  ATTR_MISSES,
+  ATTR_REFRESHED,
+  ATTR_REFS,
+  ATTR_SKIPPED,
+  ATTR_UNCHANGED,
+  activeIn,
+  CacheTelemetry,
+  failSpan,
+  inSpan,
+  SPAN_FILL,
+  SPAN_LIST,
+  SPAN_LOAD,
+  SPAN_READ,
+  SPAN_UPDATE,
+} from './telemetry.js';
 
 /** Where a message from the cache goes. Default: nowhere (errors still reach `error` listeners and `stats.errors`). */
 export interface CacheLogger {
@@ -83,6 +110,13 @@ export interface InstanceCacheOptions {
    * Memory stays bounded through a long outage under heavy writes. Default 100,000.
    */
   maxPending?: number;
+  /**
+   * Spans and metrics through `@opentelemetry/api` (see the README's "Observability"). Default
+   * `true`: the global API, which does nothing until the application registers an OpenTelemetry
+   * SDK (then reads, loads, fills, updates and lists are traced and counted). `false`: the cache
+   * never calls the API.
+   */
+  telemetry?: boolean;
 }
 
 /** Options of a read. */
@@ -205,6 +239,10 @@ export class InstanceCache<
   readonly #logger: CacheLogger | undefined;
   readonly #retryDelay: number;
   readonly #maxPending: number;
+  /** Spans and metrics; `null` with `telemetry: false`. */
+  readonly #telemetry: CacheTelemetry | null;
+  /** The process-wide counts of what belongs to no model version; `null` without telemetry. */
+  readonly #processCounts: CacheStats | null;
   /** More than `maxPending` invalidations failed: the store is bypassed until every version is dropped. */
   #overflowed = false;
   // Single-flight: a miss joins a load of the same key already running in this process, but only
@@ -235,6 +273,14 @@ export class InstanceCache<
         { context: { option: 'unknownModels' } },
       );
     }
+    if (options.telemetry !== undefined && typeof options.telemetry !== 'boolean') {
+      throw new InvalidOptionError(
+        `InstanceCache: options.telemetry must be true or false, got ${String(options.telemetry)}`,
+        { context: { option: 'telemetry' } },
+      );
+    }
+    this.#telemetry = options.telemetry === false ? null : new CacheTelemetry();
+    this.#processCounts = this.#telemetry?.processCounts ?? null;
     this.#protocol = createProtocol(this.#store, {
       roundTrip: (stats) => this.#count('storeRoundTrips', 1, stats),
       markerTtl: getValidTtl(options.markerTtl, 'markerTtl') ?? DEFAULT_MARKER_TTL,
@@ -304,35 +350,62 @@ export class InstanceCache<
    * `pks` order, `null` for an instance that does not exist or is hidden. Rejects with an
    * `InvalidPkError` for a pk that does not match the model's pk type, before touching the store.
    */
-  async getInstances<M extends keyof Records & string>(
+  getInstances<M extends keyof Records & string>(
     model: M,
     pks: readonly Pk[],
     options: ReadOptions = {},
   ): Promise<(Records[M] | null)[]> {
-    const version = this.#readable(model, options.version);
-    const stats = options.stats;
+    // Not an async function, so that a read is one promise (#read's) as it was before tracing:
+    // what would throw here rejects instead.
+    let version: ResolvedVersion;
     // Each distinct pk once: `slot[i]` is the position of pks[i] among the distinct ones.
     const unique: Pk[] = [];
     const slot: number[] = new Array(pks.length);
-    const seen = new Map<Pk, number>();
-    for (let i = 0; i < pks.length; i += 1) {
-      const raw = pks[i];
-      const pk =
-        typeof raw === 'number' && version.pkType === 'number' && Number.isSafeInteger(raw)
-          ? raw
-          : normalizePk(raw, version.pkType, model);
-      let at = seen.get(pk);
-      if (at === undefined) {
-        at = unique.length;
-        seen.set(pk, at);
-        unique.push(pk);
+    try {
+      version = this.#readable(model, options.version);
+      const seen = new Map<Pk, number>();
+      for (let i = 0; i < pks.length; i += 1) {
+        const raw = pks[i];
+        const pk =
+          typeof raw === 'number' && version.pkType === 'number' && Number.isSafeInteger(raw)
+            ? raw
+            : normalizePk(raw, version.pkType, model);
+        let at = seen.get(pk);
+        if (at === undefined) {
+          at = unique.length;
+          seen.set(pk, at);
+          unique.push(pk);
+        }
+        slot[i] = at;
       }
-      slot[i] = at;
+    } catch (error) {
+      return Promise.reject(error);
     }
-    if (unique.length === 0) return [];
+    if (unique.length === 0) return Promise.resolve([]);
+    const span = this.#telemetry?.startSpan(SPAN_READ);
+    return (
+      span?.isRecording()
+        ? inSpan(span, this.#read, this, version, unique, slot, options.stats, span)
+        : this.#read(version, unique, slot, options.stats, undefined)
+    ) as Promise<(Records[M] | null)[]>;
+  }
+
+  /**
+   * The steps of {@link getInstances} once the pks are checked and deduplicated: the records in
+   * `slot` order. `span`: the read's recording span, to attribute.
+   */
+  async #read(
+    version: ResolvedVersion,
+    unique: readonly Pk[],
+    slot: readonly number[],
+    stats: CacheStats | undefined,
+    span: Span | undefined,
+  ): Promise<(object | null)[]> {
+    const model = version.model;
     // What each distinct pk reads as: its record, `null` (not found), `undefined` (not yet known).
     const results: (object | null | undefined)[] = new Array(unique.length);
-    const answer = () => slot.map((at) => results[at] ?? null) as (Records[M] | null)[];
+    const answer = () => slot.map((at) => results[at] ?? null);
+    span?.setAttributes(this.#telemetry!.attributesOf(version)).setAttribute(ATTR_BATCH_SIZE, unique.length);
     if (!this.#enabled) {
       const entities = await this.#load(version, unique, stats);
       unique.forEach((pk, i) => {
@@ -342,11 +415,12 @@ export class InstanceCache<
       });
       return answer();
     }
+    const counts = this.#telemetry?.countsOf(version) ?? null;
     const l1 = this.#l1;
     let toRead: number[] | undefined;
+    let held = 0;
     if (l1) {
       toRead = [];
-      let held = 0;
       for (let i = 0; i < unique.length; i += 1) {
         const found = l1.get(version.keyPrefix + encodePk(unique[i]!));
         if (found === undefined) toRead.push(i);
@@ -356,16 +430,20 @@ export class InstanceCache<
         }
       }
       if (held > 0) {
-        this.#count('l1Hits', held, stats);
-        this.#count('hits', held, stats);
+        this.#count('l1Hits', held, stats, counts);
+        this.#count('hits', held, stats, counts);
       }
     }
     const context = { model, version: version.version };
     const token = l1?.begin();
     try {
-      const misses = await this.#readStore(version, unique, toRead, results, token, stats, context);
+      const misses = await this.#readStore(version, unique, toRead, results, token, stats, context, counts);
+      span
+        ?.setAttribute(ATTR_HITS, unique.length - misses.length)
+        .setAttribute(ATTR_L1_HITS, held)
+        .setAttribute(ATTR_MISSES, misses.length);
       if (misses.length > 0) {
-        this.#count('misses', misses.length, stats);
+        this.#count('misses', misses.length, stats, counts);
         this.emit('miss', misses.length, context);
         const loaded = await this.#loadMisses(version, misses, stats);
         for (const miss of misses) {
@@ -419,8 +497,11 @@ export class InstanceCache<
   ): ((pk: Pk) => object | null | undefined) | undefined {
     const l1 = this.#l1;
     if (!l1) return undefined;
-    const prefix = this.#readable(model, version).keyPrefix;
+    const resolved = this.#readable(model, version);
+    const prefix = resolved.keyPrefix;
     const totals = this.stats;
+    // Counted per key into plain numbers (the metrics read them when they are collected).
+    const counts = this.#telemetry?.countsOf(resolved) ?? null;
     return (pk) => {
       const record = l1.get(prefix + encodePk(pk));
       if (record !== undefined) {
@@ -429,6 +510,10 @@ export class InstanceCache<
         if (stats) {
           stats.hits += 1;
           stats.l1Hits += 1;
+        }
+        if (counts !== null) {
+          counts.hits += 1;
+          counts.l1Hits += 1;
         }
       }
       return record;
@@ -442,22 +527,46 @@ export class InstanceCache<
    * `listFields`; every create, delete and change to one of those fields invalidates all cached
    * lists of the model (see the README). One store round trip on a hit (none when L1 holds it).
    */
-  async getList<T extends JsonValue>(
+  getList<T extends JsonValue>(
     model: keyof Records & string,
     name: string,
     key: string,
     load: () => Promise<readonly T[]>,
     options: ListReadOptions = {},
   ): Promise<readonly T[]> {
-    const version = this.#readable(model, options.version);
-    if (version.listFields === null) {
-      throw new InvalidOptionError(
-        `getList: model "${model}" does not cache lists in version "${version.version}"; declare listFields on it`,
-        { context: { model, version: version.version } },
-      );
+    // Not an async function (one promise per read, as in getInstances): what throws here rejects.
+    let version: ResolvedVersion;
+    try {
+      version = this.#readable(model, options.version);
+      if (version.listFields === null) {
+        throw new InvalidOptionError(
+          `getList: model "${model}" does not cache lists in version "${version.version}"; declare listFields on it`,
+          { context: { model, version: version.version } },
+        );
+      }
+      if (!this.#enabled) return Promise.resolve(load());
+    } catch (error) {
+      return Promise.reject(error);
     }
+    const span = this.#telemetry?.startSpan(SPAN_LIST);
+    if (span?.isRecording()) {
+      span.setAttributes(this.#telemetry!.attributesOf(version)).setAttribute(ATTR_LIST_NAME, name);
+      return inSpan(span, this.#readList<T>, this, version, name, key, load, options, span);
+    }
+    return this.#readList(version, name, key, load, options, undefined);
+  }
+
+  /** The steps of {@link getList}; `span`: its recording span, to attribute. */
+  async #readList<T extends JsonValue>(
+    version: ResolvedVersion,
+    name: string,
+    key: string,
+    load: () => Promise<readonly T[]>,
+    options: ListReadOptions,
+    span: Span | undefined,
+  ): Promise<readonly T[]> {
     const stats = options.stats;
-    if (!this.#enabled) return load();
+    const counts = this.#telemetry?.countsOf(version) ?? null;
     const generationKey = listGenerationKey(version);
     // Entries are per definition (the query behind a list may change with a deploy); the
     // generation that invalidates them is shared by all.
@@ -465,8 +574,9 @@ export class InstanceCache<
     const l1 = this.#l1;
     const held = l1?.getList(entryKey);
     if (held !== undefined) {
-      this.#count('l1Hits', 1, stats);
-      this.#count('listHits', 1, stats);
+      this.#count('l1Hits', 1, stats, counts);
+      this.#count('listHits', 1, stats, counts);
+      span?.setAttribute(ATTR_LIST_HIT, true).setAttribute(ATTR_LIST_L1_HIT, true);
       return held as readonly T[];
     }
     const token = l1?.begin();
@@ -481,11 +591,13 @@ export class InstanceCache<
       }
       const cached = read?.json === undefined ? null : parseList(read.json, Date.now());
       if (cached) {
-        this.#count('listHits', 1, stats);
+        this.#count('listHits', 1, stats, counts);
+        span?.setAttribute(ATTR_LIST_HIT, true).setAttribute(ATTR_LIST_L1_HIT, false);
         if (token) l1!.setList(token, generationKey, entryKey, cached.rows, read!.json!.length, cached.ttl);
         return cached.rows as unknown as readonly T[];
       }
-      this.#count('listMisses', 1, stats);
+      this.#count('listMisses', 1, stats, counts);
+      span?.setAttribute(ATTR_LIST_HIT, false).setAttribute(ATTR_LIST_L1_HIT, false);
       const [rows, until] = await Promise.all([load(), options.validUntil?.()]);
       const expires = until === null || until === undefined ? undefined : new Date(until).getTime();
       const ttl = expires === undefined ? this.#ttl : expires - Date.now();
@@ -494,7 +606,7 @@ export class InstanceCache<
         const json = JSON.stringify(expires === undefined ? { rows } : { rows, expires });
         try {
           await this.#protocol.fillList(entryKey, read.stamp, json, ttl, stats);
-          this.#count('fills', 1, stats);
+          this.#count('fills', 1, stats, counts);
           if (token)
             l1!.setList(
               token,
@@ -529,7 +641,8 @@ export class InstanceCache<
     const versions = options.version === undefined ? undefined : [options.version];
     const previous = options.previous as object | null | undefined;
     const target = this.#target(model, pk, options.updateOnly ?? false, versions, previous);
-    const { refs } = await refreshLevel(this.#refresh, [target], emptyCounts());
+    const counts = emptyCounts();
+    const { refs } = await this.#traceUpdate(1, counts, refreshLevel, this.#refresh, [target], counts);
     return refs.map(({ model: name, pk: ref }) => ({ model: name, pk: ref }));
   }
 
@@ -550,7 +663,7 @@ export class InstanceCache<
     }
     const updateOnly = options.updateOnly ?? false;
     const versions = options.versions?.map((version) => this.strategy.checkVersion(version));
-    let level: RefreshTarget[] = [];
+    const level: RefreshTarget[] = [];
     for (const ref of refs) {
       if (ref === null || typeof ref !== 'object' || typeof ref.model !== 'string') {
         throw new InvalidOptionError(
@@ -569,6 +682,18 @@ export class InstanceCache<
       level.push(this.#target(ref.model, ref.pk, updateOnly, versions));
     }
     if (!this.#enabled) return summary;
+    await this.#traceUpdate(refs.length, summary, this.#cascade, level, updateOnly, versions, summary);
+    return summary;
+  }
+
+  /** The breadth-first walk of {@link update}, from its first level; counts into `summary`. */
+  async #cascade(
+    first: RefreshTarget[],
+    updateOnly: boolean,
+    versions: readonly string[] | undefined,
+    summary: UpdateSummary,
+  ): Promise<void> {
+    let level = first;
     const visited = new Set<string>();
     while (level.length > 0) {
       const fresh = level.filter((target) => {
@@ -591,7 +716,45 @@ export class InstanceCache<
         }
       }
     }
-    return summary;
+  }
+
+  /**
+   * Runs the steps of an update as one `gci.update` span — the active one, so that the loads of
+   * the cascade nest under it — carrying `summary`'s counts, and one `gci.update.duration`.
+   */
+  async #traceUpdate<A extends unknown[], R>(
+    refs: number,
+    summary: LevelCounts & { readonly levels?: number },
+    fn: (...args: A) => Promise<R>,
+    ...args: A
+  ): Promise<R> {
+    const telemetry = this.#telemetry;
+    if (telemetry === null) return fn.apply(this, args);
+    const started = performance.now();
+    const span = telemetry.startSpan(SPAN_UPDATE);
+    const recording = span.isRecording();
+    let failure: unknown;
+    try {
+      return recording ? await activeIn(span, fn, this, ...args) : await fn.apply(this, args);
+    } catch (error) {
+      failure = error;
+      if (recording) failSpan(span, error);
+      throw error;
+    } finally {
+      telemetry.updateDone(started, failure);
+      if (recording) {
+        span.setAttributes({
+          [ATTR_REFS]: refs,
+          [ATTR_LEVELS]: summary.levels ?? 1,
+          [ATTR_REFRESHED]: summary.refreshed,
+          [ATTR_DELETED]: summary.deleted,
+          [ATTR_UNCHANGED]: summary.unchanged,
+          [ATTR_SKIPPED]: summary.skipped,
+          [ATTR_FAILED]: summary.failed,
+        });
+        span.end();
+      }
+    }
   }
 
   /**
@@ -732,6 +895,7 @@ export class InstanceCache<
     token: L1Token | undefined,
     stats: CacheStats | undefined,
     context: { model: string; version: string },
+    counts: CacheStats | null,
   ): Promise<Miss[]> {
     const count = indices ? indices.length : unique.length;
     if (count === 0) return [];
@@ -767,14 +931,14 @@ export class InstanceCache<
       const miss = batch.miss(n);
       if (miss.stale) stale += 1;
       if (miss.corrupt || (text !== undefined && untagRecord(version.recordTag, text) !== undefined)) {
-        this.#count('corrupt', 1, stats);
+        this.#count('corrupt', 1, stats, counts);
       }
       const one = { pk, at, key, stamp: miss.stamp ?? null };
       misses.push(one);
       if (miss.stamp === undefined) unstamped.push(one);
     }
     if (stale > 0) {
-      this.#count('staleRejected', stale, stats);
+      this.#count('staleRejected', stale, stats, counts);
       this.emit('staleRejected', stale, context);
     }
     if (unstamped.length > 0) {
@@ -808,7 +972,7 @@ export class InstanceCache<
       }
     }
     if (hits > 0) {
-      this.#count('hits', hits, stats);
+      this.#count('hits', hits, stats, counts);
       this.emit('hit', hits, context);
     }
     return misses;
@@ -898,13 +1062,25 @@ export class InstanceCache<
     );
     let landed: boolean[] = [];
     if (fillable.length > 0) {
+      const span = this.#telemetry?.startSpan(SPAN_FILL);
+      const recording = span?.isRecording() === true;
+      if (recording)
+        span!
+          .setAttributes(this.#telemetry!.attributesOf(version))
+          .setAttribute(ATTR_BATCH_SIZE, fillable.length);
       try {
-        landed = await this.#protocol.fill(fillable, stats);
+        landed = recording
+          ? await activeIn(span!, this.#protocol.fill, this.#protocol, fillable, stats)
+          : await this.#protocol.fill(fillable, stats);
         const count = landed.filter(Boolean).length;
-        this.#count('fills', count, stats);
+        this.#count('fills', count, stats, this.#telemetry?.countsOf(version) ?? null);
+        if (recording) span!.setAttribute(ATTR_LANDED, count);
         if (count > 0) this.emit('fill', count);
       } catch (error) {
+        if (recording) failSpan(span!, error);
         this.#report(error, 'fill');
+      } finally {
+        if (recording) span!.end();
       }
     }
     const results = new Map<Pk, Loaded>();
@@ -916,9 +1092,31 @@ export class InstanceCache<
     return results;
   }
 
-  /** Calls a model version's `load` (counted); a failure becomes a `LoadError` naming the model. */
+  /** Calls a model version's `load` (counted, traced, timed); a failure becomes a `LoadError` naming the model. */
   async #load(version: ResolvedVersion, pks: readonly Pk[], stats?: CacheStats): Promise<Map<Pk, unknown>> {
-    this.#count('loads', 1, stats);
+    const telemetry = this.#telemetry;
+    if (telemetry === null) {
+      this.#count('loads', 1, stats);
+      return this.#callLoad(version, pks);
+    }
+    this.#count('loads', 1, stats, telemetry.countsOf(version));
+    const started = performance.now();
+    const span = telemetry.startSpan(SPAN_LOAD);
+    let failure: unknown;
+    try {
+      if (!span.isRecording()) return await this.#callLoad(version, pks);
+      span.setAttributes(telemetry.attributesOf(version)).setAttribute(ATTR_BATCH_SIZE, pks.length);
+      // The load runs with its span active: the ORM's SQL spans nest under it.
+      return await inSpan(span, this.#callLoad, this, version, pks);
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      telemetry.loadDone(version, started, failure);
+    }
+  }
+
+  async #callLoad(version: ResolvedVersion, pks: readonly Pk[]): Promise<Map<Pk, unknown>> {
     try {
       return await loadEntities(version, pks);
     } catch (error) {
@@ -1024,9 +1222,16 @@ export class InstanceCache<
     return true;
   }
 
-  #count(counter: keyof CacheStats, n: number, stats?: CacheStats) {
+  /** Adds to the process totals, the request's `stats`, and the metrics' `counts` (a model version's, by default the process-wide ones). */
+  #count(
+    counter: keyof CacheStats,
+    n: number,
+    stats?: CacheStats,
+    counts: CacheStats | null = this.#processCounts,
+  ) {
     this.stats[counter] += n;
     if (stats) stats[counter] += n;
+    if (counts) counts[counter] += n;
   }
 
   #report(error: unknown, operation: string) {
@@ -1039,6 +1244,7 @@ export class InstanceCache<
             cause: error,
           });
     this.#logger?.warn(wrapped.message, { operation, code: wrapped.code });
+    this.#telemetry?.recovered(wrapped, operation);
     if (this.listenerCount('error') > 0) this.emit('error', wrapped, { operation });
   }
 
