@@ -123,6 +123,12 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
     client.on('error', () => {});
     await connectWithin(client, timeout, options.url!);
   }
+  // Counts connections: a refresh that began on one connection and writes on the next cannot
+  // know that what it began is still there (a restart, a restore, a failover in between).
+  let connections = 1;
+  client.on('ready', () => {
+    connections += 1;
+  });
   const keyv = new KeyvRedis(client, { namespace, throwOnErrors: true });
   keyv.on('error', () => {});
   const full = (key: string) => `${namespace}::${key}`;
@@ -166,6 +172,9 @@ export async function createRedisStore(options: RedisStoreOptions): Promise<Redi
     client,
     namespace,
     bus,
+    get connectionEpoch() {
+      return connections;
+    },
     async getMany(keys) {
       if (keys.length === 0) return [];
       if (single) {

@@ -193,13 +193,32 @@ export function describeStoreConformance(runner: ConformanceRunner, options: Con
       );
     });
 
-    it('apply: max keeps the larger number and returns what was there', async () => {
+    it('apply: ack adds members by score and prunes old ones; countAcks and listAcks read them', async () => {
       if (!store.apply) return;
-      const max = (value: number): StoreOp => ({ type: 'max', key: 'pos', value });
-      assert.deepEqual(await store.apply([max(100)]), ['']);
-      assert.deepEqual(await store.apply([max(50)]), ['100']);
-      assert.deepEqual(await store.apply([max(1700000000123)]), ['100']);
-      assert.deepEqual(await store.getMany(['pos']), ['1700000000123']);
+      const ack = (member: string, score: number, keepAfter = 0): StoreOp => ({
+        type: 'ack',
+        key: 'acks',
+        member,
+        score,
+        keepAfter,
+      });
+      const count = (min: number, max: number): StoreOp => ({ type: 'countAcks', key: 'acks', min, max });
+      const list = (min: number, max: number): StoreOp => ({ type: 'listAcks', key: 'acks', min, max });
+      assert.deepEqual(await store.apply([count(0, 1e16), list(0, 1e16)]), ['0', '']);
+      // Microsecond scores as the journal writes them: exact up to 2^53.
+      const t = 1_796_142_098_054_443;
+      assert.deepEqual(await store.apply([ack('a', t), ack('b', t + 1), ack('c', t + 5)]), [
+        true,
+        true,
+        true,
+      ]);
+      assert.deepEqual(await store.apply([count(t, t + 1), list(t, t + 10)]), [
+        '2',
+        `${t},${t + 1},${t + 5}`,
+      ]);
+      // Re-adding a member moves it; keepAfter prunes members scored below it.
+      assert.deepEqual(await store.apply([ack('a', t + 7, t + 1)]), [true]);
+      assert.deepEqual(await store.apply([list(0, 1e16)]), [`${t + 1},${t + 5},${t + 7}`]);
     });
 
     it("apply: ttls apply to what each op writes, and a token keeps a record's TTL", async () => {

@@ -148,6 +148,13 @@ export interface UpdateOptions {
   updateOnly?: boolean;
   /** The versions to refresh. Default: every version each model exists in. */
   versions?: readonly string[];
+  /**
+   * This may re-run a refresh that was interrupted (journal recovery, a retried or stalled job):
+   * the cascade then follows every instance it reaches, changed or not, through the cached ones,
+   * since the interrupted run may have written a level and died before the next. Costs more
+   * loads than a first run. Default `false`.
+   */
+  resume?: boolean;
 }
 
 /** Options of {@link InstanceCache.updateInstance}. */
@@ -307,6 +314,7 @@ export class InstanceCache<
       ttlFor: (json) => this.#ttlFor(json),
       report: (error, operation) => this.#report(error, operation),
       markPending: (keys) => this.#markPending(keys),
+      connectionEpoch: () => this.#store.connectionEpoch,
       written: (keys) => {
         this.#l1?.invalidate(keys);
         this.#count('invalidations', keys.length);
@@ -682,7 +690,16 @@ export class InstanceCache<
       level.push(this.#target(ref.model, ref.pk, updateOnly, versions));
     }
     if (!this.#enabled) return summary;
-    await this.#traceUpdate(refs.length, summary, this.#cascade, level, updateOnly, versions, summary);
+    await this.#traceUpdate(
+      refs.length,
+      summary,
+      this.#cascade,
+      level,
+      updateOnly,
+      versions,
+      summary,
+      options.resume ?? false,
+    );
     return summary;
   }
 
@@ -692,9 +709,12 @@ export class InstanceCache<
     updateOnly: boolean,
     versions: readonly string[] | undefined,
     summary: UpdateSummary,
+    resume: boolean,
   ): Promise<void> {
     let level = first;
     const visited = new Set<string>();
+    // Every level checks this: a reconnect anywhere in the cascade fails the levels after it.
+    const epoch = this.#store.connectionEpoch;
     while (level.length > 0) {
       const fresh = level.filter((target) => {
         if (visited.has(target.id)) return false;
@@ -703,7 +723,7 @@ export class InstanceCache<
       });
       if (fresh.length === 0) break;
       summary.levels += 1;
-      const { refs: next, appKeys } = await refreshLevel(this.#refresh, fresh, summary);
+      const { refs: next, appKeys } = await refreshLevel(this.#refresh, fresh, summary, { epoch, resume });
       if (appKeys.length > 0) await this.#deleteAppKeys(appKeys);
       level = [];
       for (const ref of next) {

@@ -1,3 +1,4 @@
+import { StoreError } from '../errors.js';
 import type { AppKeyRef, Ref, ResolvedVersion } from '../strategy/define.js';
 import { normalizePk, type Pk } from '../strategy/pk.js';
 import { NOT_FOUND, tagRecord, untagRecord } from './entry.js';
@@ -16,6 +17,8 @@ export interface RefreshContext {
   markPending(keys: readonly string[]): void;
   /** These keys were written or invalidated in the store (for this process's L1). */
   written(keys: readonly string[]): void;
+  /** The store's `connectionEpoch` now (`undefined` for a store without one). */
+  connectionEpoch(): number | undefined;
 }
 
 /** One instance to refresh, in the versions chosen for it. @internal */
@@ -35,6 +38,14 @@ export interface RefreshTarget {
 /** A ref of the next level, with how to refresh it. @internal */
 export interface NextRef extends Ref {
   readonly updateOnly: boolean;
+}
+
+/** How one level of an update runs. @internal */
+export interface LevelOptions {
+  /** The store's `connectionEpoch` when the update began. Default: read when the level begins. */
+  readonly epoch?: number | undefined;
+  /** See `UpdateOptions.resume`. */
+  readonly resume?: boolean;
 }
 
 /** What one level counted, for the caller's summary. @internal */
@@ -92,6 +103,7 @@ export async function refreshLevel(
   ctx: RefreshContext,
   targets: readonly RefreshTarget[],
   counts: LevelCounts,
+  options: LevelOptions = {},
 ): Promise<{ refs: NextRef[]; appKeys: string[] }> {
   const slots: Slot[] = [];
   for (const target of targets) {
@@ -114,6 +126,7 @@ export async function refreshLevel(
   //    the keys claimed for this refresh.
   let writable = true;
   let invalidated: readonly string[] = [];
+  const epoch = 'epoch' in options ? options.epoch : ctx.connectionEpoch();
   try {
     const start = await ctx.protocol.beginRefresh(
       keys,
@@ -197,7 +210,9 @@ export async function refreshLevel(
       if (changed && listsChanged(slot.version, slot.current, json))
         lists.add(listGenerationKey(slot.version));
     }
-    if (!changed) continue;
+    // A resumed refresh follows unchanged instances too: an interrupted run may have written this
+    // level and died before the next.
+    if (!changed && !options.resume) continue;
     try {
       const previous =
         slot.target.previous !== undefined
@@ -206,7 +221,7 @@ export async function refreshLevel(
             ? null
             : slot.version.codec.decode(slot.current);
       const known = slot.target.previous !== undefined || slot.current !== undefined;
-      const updateOnly = slot.target.updateOnly || !known;
+      const updateOnly = slot.target.updateOnly || !known || (options.resume === true && !changed);
       for (const ref of slot.version.invalidate(entity, previous)) {
         if (isAppKeyRef(ref)) appKeys.push(ref.key);
         else refs.push({ model: ref.model, pk: ref.pk, updateOnly });
@@ -219,6 +234,20 @@ export async function refreshLevel(
     try {
       const written = new Set([...invalidated, ...(await ctx.protocol.finishRefresh(writes, [...lists]))]);
       if (written.size > 0) ctx.written([...written]);
+      if (ctx.connectionEpoch() !== epoch) {
+        // The store's connection was established again since the update began: what was begun or
+        // written before may be gone (a restarted, restored or failed-over server). Invalidate
+        // these keys once more and report the level failed, so that a journal entry stays to be
+        // applied again.
+        ctx.report(
+          new StoreError(
+            'the store reconnected during a refresh: its keys are invalidated again and the refresh counts as failed',
+          ),
+          'update',
+        );
+        ctx.markPending([...keys, ...lists]);
+        counts.failed += keys.length + lists.size;
+      }
     } catch (error) {
       ctx.report(error, 'update');
       ctx.markPending([...keys, ...lists]);

@@ -21,8 +21,13 @@ export interface StoreEntry {
  *   TTL); anything else gets `marker` (with `ttl`), and so does an absent key when `ifAbsent` is
  *   set. The result is the value before (`''` for an absent key). Always announced.
  * - `set`: write `value` whatever the key holds; the result is `true`. Always announced.
- * - `max`: write `value` (a number) unless the key holds a larger number; the result is the value
- *   before (`''` for an absent key). Never announced. The journal's store position uses it.
+ * - `ack`: add `member` with `score` to the sorted set at `key` (replacing its score if present)
+ *   and remove the members scored below `keepAfter`; the result is `true`. Never announced. The
+ *   journal records in the store each batch of entries it marked applied (see `journal.ts`).
+ * - `countAcks`: how many members of the set at `key` have a score in `[min, max]`, as a decimal
+ *   string (`'0'` for an absent key). Writes nothing.
+ * - `listAcks`: the scores in `[min, max]` of the set at `key`, ascending, comma-separated (`''`
+ *   for none). Writes nothing.
  */
 export type StoreOp =
   | { readonly type: 'claim'; readonly key: string; readonly value: string; readonly ttl?: number }
@@ -43,9 +48,24 @@ export type StoreOp =
       readonly ifAbsent: boolean;
     }
   | { readonly type: 'set'; readonly key: string; readonly value: string; readonly ttl?: number }
-  | { readonly type: 'max'; readonly key: string; readonly value: number };
+  | {
+      readonly type: 'ack';
+      readonly key: string;
+      readonly member: string;
+      readonly score: number;
+      readonly keepAfter: number;
+    }
+  | {
+      readonly type: 'countAcks' | 'listAcks';
+      readonly key: string;
+      readonly min: number;
+      readonly max: number;
+    };
 
-/** The result of one {@link StoreOp}: a string for `claim`, `mark` and `max`, a boolean for the others. */
+/**
+ * The result of one {@link StoreOp}: a string for `claim`, `mark`, `countAcks` and `listAcks`, a
+ * boolean for the others.
+ */
 export type StoreOpResult = string | boolean;
 
 /** What an {@link InvalidationBus} tells its listeners. */
@@ -103,6 +123,13 @@ export interface CacheStore {
   apply?(ops: readonly StoreOp[]): Promise<StoreOpResult[]>;
   /** Invalidation announcements, for an L1 tier. Optional. */
   readonly bus?: InvalidationBus;
+  /**
+   * A number that changes whenever the store's connection is established again (a reconnect,
+   * perhaps to a restarted, restored or failed-over server). A refresh that sees it change
+   * between its beginning and its writes writes nothing and invalidates its keys instead, since
+   * what it began may be gone. Optional: a store without reconnects (memory) leaves it out.
+   */
+  readonly connectionEpoch?: number;
   /** Releases connections the store owns. Optional. */
   close?(): Promise<void>;
 }
@@ -156,6 +183,17 @@ export function keyvStore(keyv: Keyv<string>, options: KeyvStoreOptions = {}): C
 }
 
 type Row = { value: string; expires?: number };
+
+/** The members of an ack set as the memory store keeps it (JSON `[[score, member], …]`). */
+function readAcks(value: string | undefined): [number, string][] {
+  if (value === undefined) return [];
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    return Array.isArray(parsed) ? (parsed as [number, string][]) : [];
+  } catch {
+    return [];
+  }
+}
 
 /**
  * An in-process store: keyv over a `Map`, values kept as the encoded strings (so a record read
@@ -232,17 +270,22 @@ export function createMemoryStore(): CacheStore {
             }
             return current ?? '';
           }
-          case 'max':
-            if (current === undefined || !(Number(current) >= op.value)) {
-              const row = map.get(op.key);
-              map.set(
-                op.key,
-                row?.expires === undefined
-                  ? { value: String(op.value) }
-                  : { ...row, value: String(op.value) },
-              );
-            }
-            return current ?? '';
+          case 'ack': {
+            const members = readAcks(current).filter(
+              ([score, member]) => score >= op.keepAfter && member !== op.member,
+            );
+            members.push([op.score, op.member]);
+            map.set(op.key, { value: JSON.stringify(members) });
+            return true;
+          }
+          case 'countAcks':
+          case 'listAcks': {
+            const scores = readAcks(current)
+              .map(([score]) => score)
+              .filter((score) => score >= op.min && score <= op.max)
+              .sort((a, b) => a - b);
+            return op.type === 'countAcks' ? String(scores.length) : scores.join(',');
+          }
           default:
             changed.push(op.key);
             write(op.key, op.value, op.ttl, now);

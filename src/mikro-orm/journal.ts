@@ -114,6 +114,8 @@ interface KnexQuery {
   orderBy(column: string, direction: 'asc' | 'desc'): KnexQuery;
   limit(n: number): KnexQuery;
   max(column: string, options: { as: string }): KnexQuery;
+  countDistinct(columns: Record<string, string>): KnexQuery;
+  distinct(column: string): KnexQuery;
 }
 interface SqlConnection {
   getKnex(): Knex;
@@ -124,12 +126,15 @@ type JournalColumn = 'id' | 'refs' | 'createdAt' | 'appliedAt' | 'attempts' | 'c
 
 type Row = { id: string; refs: string; created_at: number | string; applied_at: number | string | null };
 
-const POSITION_KEY = '~journal-position';
-// How long after an entry was marked applied the store's position must show it; shorter gaps are
-// a position write still on its way. (µs, like every time in the journal)
-const POSITION_SETTLE = 5_000_000;
-// Replays reach back this much before the store's position: clocks of processes differ a little.
-const REPLAY_MARGIN = 30_000_000;
+// The store's record of the marks (see CacheJournal): one sorted-set member per batch of entries
+// marked applied, scored by the batch's applied_at; and one member per recovery pass.
+const ACKS_KEY = '~journal-acks';
+const BEATS_KEY = '~journal-beats';
+// How long after a batch was marked applied the store must show its ack; shorter gaps are an ack
+// still on its way. (µs, like every time in the journal)
+const ACK_SETTLE = 5_000_000;
+// Acks and beats are kept this much longer than the journal keeps applied entries.
+const ACK_KEEP_MARGIN = 60_000_000;
 
 let lastMicros = 0;
 /** Microseconds since the epoch, strictly increasing within this process. */
@@ -184,8 +189,10 @@ export class CacheJournal {
   #retry: NodeJS.Timeout | undefined;
   #recovering: Promise<RecoveryReport> | undefined;
   #next: Promise<RecoveryReport> | undefined;
-  /** The highest position this process wrote to (or read from) the store. */
-  #known = 0;
+  /** This journal's part of the members it adds to the ack and beat sets. */
+  readonly #member = newGeneration();
+  /** The applied_at of the batches this process acked in the last ACK_SETTLE, ascending. */
+  #recentAcks: number[] = [];
   #closed = false;
   #unsubscribe: (() => void) | undefined;
 
@@ -348,8 +355,11 @@ export class CacheJournal {
       pruned: 0,
     };
     await this.flush();
-    await this.#checkPosition(report);
+    await this.#checkAcks(report);
     await this.#applyLeftBehind(report);
+    // A beat: evidence, in a store restored later, of how recent its snapshot is.
+    const now = nowMicros();
+    await this.#acks().add(BEATS_KEY, `${this.#member}:${now}`, now, now - this.#retention - ACK_KEEP_MARGIN);
     report.pruned = await this.#prune();
     if (report.applied || report.dropped || report.storeWentBack) {
       this.#logger?.info?.('CacheJournal: recovered', { ...report });
@@ -357,54 +367,81 @@ export class CacheJournal {
     return report;
   }
 
-  async #checkPosition(report: RecoveryReport): Promise<void> {
+  /**
+   * Has the store lost writes it acknowledged? Every batch of marks left an ack in the store
+   * (a member scored by its applied_at); the store must hold one for every distinct applied_at the
+   * journal has between `now - retention` and `now - ACK_SETTLE`. A store restored from a snapshot
+   * (or a lagging replica promoted) lacks the acks written after its snapshot, and nothing written
+   * since can stand in for them (each batch has a member of its own: a later write cannot hide a
+   * loss, as a single "position" could). The entries applied from the first missing ack on are
+   * replayed; when the store shows nothing older in the window (the snapshot may predate what
+   * the journal keeps), every cached version is dropped instead.
+   */
+  async #checkAcks(report: RecoveryReport): Promise<void> {
     const now = nowMicros();
+    const lo = now - this.#retention;
+    const hi = now - ACK_SETTLE;
     const c = this.#columns;
-    // What the store must show: the newest entry applied long enough ago for its position write
-    // to have landed, or what this process itself wrote there.
-    const settledRows = (await this.#run(
-      this.#knex()
-        .queryBuilder()
-        .max(c.appliedAt, { as: 'at' })
-        .from(this.#table)
-        .where(c.appliedAt, '<', now - POSITION_SETTLE),
+    const inWindow = (query: KnexQuery) =>
+      query.from(this.#table).where(c.appliedAt, '>=', lo).where(c.appliedAt, '<=', hi);
+    const counted = (await this.#run(
+      inWindow(this.#knex().queryBuilder().countDistinct({ n: c.appliedAt })),
       'all',
-    )) as { at: number | string | null }[];
-    const settled = Number(settledRows[0]?.at ?? 0);
-    const expected = Math.max(settled, this.#known);
-    const position = await this.#readPosition();
-    if (expected === 0 || (position !== undefined && position >= expected)) {
-      // Remembered: a store that later shows less than this went back.
-      this.#known = Math.max(this.#known, position ?? 0);
-      return;
+    )) as { n: number | string }[];
+    const expected = Number(counted[0]?.n ?? 0);
+    const acks = this.#acks();
+    // This process's own acks need no settling: it awaited them.
+    this.#recentAcks = this.#recentAcks.filter((at) => at > hi);
+    const own = this.#recentAcks;
+    let missing: number | undefined;
+    if (own.length > 0) {
+      const ownHeld = new Set(await acks.list(ACKS_KEY, own[0]!, now));
+      missing = own.find((at) => !ownHeld.has(at));
     }
-    // The store is behind the journal: it lost writes it had acknowledged.
+    if (expected > 0 && (await acks.count(ACKS_KEY, lo, hi)) < expected) {
+      const held = new Set(await acks.list(ACKS_KEY, lo, hi));
+      const values = (
+        (await this.#run(
+          inWindow(this.#knex().queryBuilder().distinct(c.appliedAt)).orderBy(c.appliedAt, 'asc'),
+          'all',
+        )) as Record<string, number | string>[]
+      ).map((row) => Number(Object.values(row)[0]));
+      missing = values.find((at) => !held.has(at)) ?? missing;
+    }
+    if (missing === undefined) return;
+    this.#recentAcks = [];
+    // The store lost acknowledged writes.
     report.storeWentBack = true;
-    const from = (position ?? 0) - REPLAY_MARGIN;
-    // Entries applied before now - retention may have been pruned: a gap reaching back further
-    // cannot be replayed.
-    if (position === undefined || from < now - this.#retention) {
-      // The journal does not reach back to what the store lost: forget everything cached.
+    const older =
+      (await acks.count(ACKS_KEY, lo, missing - 1)) + (await acks.count(BEATS_KEY, lo, missing - 1));
+    if (older === 0) {
+      // Nothing shows that the store's snapshot is within what the journal keeps: forget everything
+      // cached, and ack what the journal has, so that the store agrees with it again.
       for (const version of this.#cache.strategy.versions) await this.#cache.dropVersion(version);
       report.droppedAll = true;
+      const all = (
+        (await this.#run(
+          this.#knex().queryBuilder().distinct(c.appliedAt).from(this.#table).where(c.appliedAt, '>=', lo),
+          'all',
+        )) as Record<string, number | string>[]
+      ).map((row) => Number(Object.values(row)[0]));
+      const stored = new Set(await acks.list(ACKS_KEY, lo, nowMicros()));
+      for (const at of all) if (!stored.has(at)) await acks.add(ACKS_KEY, `${this.#member}:${at}`, at, lo);
     } else {
       // Unapplied again, and due at once (not counted as lagging: they were applied in time).
       const replayed = await this.#run(
         this.#knex()(this.#table)
-          .where(c.appliedAt, '>', from)
+          .where(c.appliedAt, '>=', missing)
           .update({ [c.appliedAt]: null, [c.claimedUntil]: null, [c.createdAt]: now - this.#grace - 1 }),
         'run',
       );
       report.replayed = affected(replayed);
     }
     this.#logger?.warn?.('CacheJournal: the store went back in time', {
-      position: position ?? null,
-      expected,
+      firstMissing: missing,
       replayed: report.replayed,
       droppedAll: report.droppedAll,
     });
-    this.#known = Math.max(position ?? 0, now);
-    await this.#writePosition(this.#known);
   }
 
   async #applyLeftBehind(report: RecoveryReport): Promise<void> {
@@ -447,7 +484,8 @@ export class CacheJournal {
           continue;
         }
         try {
-          const summary = await this.#cache.update(refs);
+          // Resumed: the process that left it may have written some levels and died before others.
+          const summary = await this.#cache.update(refs, { resume: true });
           if (summary.failed === 0) {
             report.applied += 1;
             this.applied(row.id);
@@ -504,35 +542,23 @@ export class CacheJournal {
       );
       return;
     }
-    this.#known = Math.max(this.#known, at);
-    await this.#writePosition(at).catch((error: unknown) =>
-      this.#logger?.warn?.(`CacheJournal: could not write the store position: ${(error as Error).message}`, {
-        error,
-      }),
-    );
+    // The store's ack of this batch (see #checkAcks). Lost (the store is down): recovery will
+    // find it missing and replay the batch, which changes nothing.
+    await this.#acks()
+      .add(ACKS_KEY, `${this.#member}:${at}`, at, at - this.#retention - ACK_KEEP_MARGIN)
+      .then(() => {
+        this.#recentAcks.push(at);
+      })
+      .catch((error: unknown) =>
+        this.#logger?.warn?.(`CacheJournal: could not write the store's ack: ${(error as Error).message}`, {
+          error,
+        }),
+      );
   }
 
-  #positionKey(): string {
-    return `${this.#cache.strategy.namespace}:${POSITION_KEY}`;
-  }
-
-  async #readPosition(): Promise<number | undefined> {
-    const [value] = await this.#cache.store.getMany([this.#positionKey()]);
-    const position = value === undefined ? Number.NaN : Number(value);
-    return Number.isFinite(position) ? position : undefined;
-  }
-
-  async #writePosition(at: number): Promise<void> {
-    const store = this.#cache.store;
-    const key = this.#positionKey();
-    if (store.apply) {
-      await store.apply([{ type: 'max', key, value: at }]);
-      return;
-    }
-    // A store without conditional writes: read, then write the larger (a race can only lower it,
-    // which costs a harmless replay).
-    const [value] = await store.getMany([key]);
-    if (value === undefined || !(Number(value) >= at)) await store.setMany([{ key, value: String(at) }]);
+  /** The ack and beat sets, in the cache's namespace. */
+  #acks(): AckSet {
+    return ackSetOf(this.#cache.store, `${this.#cache.strategy.namespace}:`);
   }
 
   #knex(): Knex {
@@ -542,6 +568,59 @@ export class CacheJournal {
   #run(query: unknown, method: 'all' | 'run'): Promise<unknown> {
     return (this.#orm.em.getConnection() as unknown as SqlConnection).execute(query, [], method);
   }
+}
+
+/** The journal's sorted sets in the store: through `apply` where the store has it. */
+interface AckSet {
+  add(key: string, member: string, score: number, keepAfter: number): Promise<void>;
+  count(key: string, min: number, max: number): Promise<number>;
+  list(key: string, min: number, max: number): Promise<number[]>;
+}
+
+function ackSetOf(store: CacheStore, prefix: string): AckSet {
+  if (store.apply) {
+    const apply = store.apply.bind(store);
+    return {
+      async add(key, member, score, keepAfter) {
+        await apply([{ type: 'ack', key: prefix + key, member, score, keepAfter }]);
+      },
+      async count(key, min, max) {
+        const [n] = await apply([{ type: 'countAcks', key: prefix + key, min, max }]);
+        return Number(n);
+      },
+      async list(key, min, max) {
+        const [scores] = await apply([{ type: 'listAcks', key: prefix + key, min, max }]);
+        return scores === '' ? [] : String(scores).split(',').map(Number);
+      },
+    };
+  }
+  // A store without conditional writes: the set as JSON in one value, read, then written. Two
+  // processes adding at once may lose an ack, which costs a harmless replay.
+  const read = async (key: string): Promise<[number, string][]> => {
+    const [value] = await store.getMany([prefix + key]);
+    try {
+      const members = value === undefined ? [] : (JSON.parse(value) as unknown);
+      return Array.isArray(members) ? (members as [number, string][]) : [];
+    } catch {
+      return [];
+    }
+  };
+  const scores = async (key: string, min: number, max: number) =>
+    (await read(key))
+      .map(([score]) => score)
+      .filter((score) => score >= min && score <= max)
+      .sort((a, b) => a - b);
+  return {
+    async add(key, member, score, keepAfter) {
+      const members = (await read(key)).filter(([at, m]) => at >= keepAfter && m !== member);
+      members.push([score, member]);
+      await store.setMany([{ key: prefix + key, value: JSON.stringify(members) }]);
+    },
+    async count(key, min, max) {
+      return (await scores(key, min, max)).length;
+    },
+    list: scores,
+  };
 }
 
 function affected(result: unknown): number {

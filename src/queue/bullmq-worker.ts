@@ -139,7 +139,10 @@ export function createWorker(options: CreateWorkerOptions): CascadeWorker {
   async function refresh(group: readonly Held[]): Promise<void> {
     const refs = uniqueRefs(group.flatMap((one) => one.data.refs));
     const started = performance.now();
-    const summary = await cache.update(refs, { updateOnly: group[0]!.data.updateOnly });
+    // A job that ran before (it failed, or its worker died) may have written some levels and not
+    // others: its cascade is resumed, following instances whether or not they changed.
+    const resume = group.some((one) => one.job.attemptsStarted > 1);
+    const summary = await cache.update(refs, { updateOnly: group[0]!.data.updateOnly, resume });
     if (summary.failed > 0) {
       throw new QueueError(
         `${api}: ${summary.failed} key(s) of the cascade could not be written (the store failed); the job is retried`,

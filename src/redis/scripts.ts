@@ -7,9 +7,10 @@ import type { StoreOp, StoreOpResult } from '../core/store.js';
  * with the writes: no process can see a change whose announcement will not follow.
  *
  * KEYS: one key per op. ARGV[1]: the announcement channel ('' for none); ARGV[2]: the message;
- * then six arguments per op: type (c claim, f fill, m mark, w set, x max), expected (fill) or token
- * (mark), value (or marker), ttl (ms, '0' = none), flag ('1': fill announces / mark writes an
- * absent key), and an unused slot. Records start with '#' and a 9-character tag (TAG_LENGTH); a
+ * then six arguments per op: type (c claim, f fill, m mark, w set, a ack, n countAcks, l listAcks),
+ * expected (fill), token (mark) or member (ack) or min (count/list), value (or marker, score,
+ * max), ttl (ms, '0' = none; ack: keepAfter), flag ('1': fill announces / mark writes an absent
+ * key), and an unused slot. Records start with '#' and a 9-character tag (TAG_LENGTH); a
  * record under refresh carries '@token' and a newline after its tag.
  */
 export const APPLY_SCRIPT = `
@@ -41,12 +42,17 @@ for i, key in ipairs(KEYS) do
       put(key, ARGV[b + 3], ARGV[b + 4])
     end
     out[i] = current or ''
-  elseif op == 'x' then
-    local current = redis.call('GET', key)
-    if not current or not tonumber(current) or tonumber(current) < tonumber(ARGV[b + 3]) then
-      redis.call('SET', key, ARGV[b + 3], 'KEEPTTL')
-    end
-    out[i] = current or ''
+  elseif op == 'a' then
+    redis.call('ZADD', key, ARGV[b + 3], ARGV[b + 2])
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[b + 4])
+    out[i] = 1
+  elseif op == 'n' then
+    out[i] = tostring(redis.call('ZCOUNT', key, ARGV[b + 2], ARGV[b + 3]))
+  elseif op == 'l' then
+    local found = redis.call('ZRANGEBYSCORE', key, ARGV[b + 2], ARGV[b + 3], 'WITHSCORES')
+    local scores = {}
+    for j = 2, #found, 2 do scores[#scores + 1] = found[j] end
+    out[i] = table.concat(scores, ',')
   else
     put(key, ARGV[b + 3], ARGV[b + 4]); out[i] = 1
   end
@@ -83,8 +89,12 @@ export function applyArguments(ops: readonly StoreOp[], channel: string, message
       case 'mark':
         args.push('m', op.token, op.marker, ms(op.ttl), op.ifAbsent ? '1' : '', '');
         break;
-      case 'max':
-        args.push('x', '', String(op.value), '0', '', '');
+      case 'ack':
+        args.push('a', op.member, String(op.score), String(op.keepAfter), '', '');
+        break;
+      case 'countAcks':
+      case 'listAcks':
+        args.push(op.type === 'countAcks' ? 'n' : 'l', String(op.min), String(op.max), '0', '', '');
         break;
       default:
         args.push('w', '', op.value, ms(op.ttl), '', '');
@@ -97,7 +107,9 @@ export function applyArguments(ops: readonly StoreOp[], channel: string, message
 export function applyResults(ops: readonly StoreOp[], reply: unknown): StoreOpResult[] {
   const values = reply as (string | number)[];
   return ops.map((op, i) =>
-    op.type === 'claim' || op.type === 'mark' || op.type === 'max' ? String(values[i]) : values[i] === 1,
+    op.type === 'claim' || op.type === 'mark' || op.type === 'countAcks' || op.type === 'listAcks'
+      ? String(values[i])
+      : values[i] === 1,
   );
 }
 

@@ -14,6 +14,7 @@ import { InstanceCache, type Pk } from '../../src/index.js';
 import { CacheJournal, CacheSubscriber, type RecoveryReport } from '../../src/mikro-orm/index.js';
 import { createRedisStore, type RedisClient, type RedisStore } from '../../src/redis.js';
 import { compareWithDatabase } from '../support/compare.js';
+import { createPollDb, seedPoll as seedPollDb } from '../support/poll-fixture.js';
 import { ownRedisAvailable } from '../support/redis.js';
 import { freePort, type OwnRedis, startOwnRedis } from '../support/redis-server.js';
 
@@ -21,9 +22,9 @@ import { freePort, type OwnRedis, startOwnRedis } from '../support/redis-server.
 // (SAVE), the app writes after it (every write refreshed and journaled), then the server is
 // killed with SIGKILL and restarted from the dump — what a restart with RDB persistence, or a
 // failover to a lagging replica, does. The restored records match the restored markers, so only
-// the journal's store position can tell that the store went back: recovery must notice and
-// replay what was applied since, and then every record of every model in every version equals
-// the database.
+// the journal's acks (one per batch of marks, kept in the store) can tell that the store went
+// back: recovery must notice and replay what was applied since, and then every record of every
+// model in every version equals the database.
 
 describe.runIf(ownRedisAvailable)('a store restored from a snapshot', () => {
   let dir: string;
@@ -116,7 +117,7 @@ describe.runIf(ownRedisAvailable)('a store restored from a snapshot', () => {
 
   it('is noticed by recovery, which replays what was applied since the snapshot: 0 stale', async () => {
     await warmEverything();
-    // The store's position is written as entries are marked applied: the snapshot has one.
+    // Each batch of marks leaves an ack in the store: the snapshot has some.
     await write(round++);
     await journal.flush();
     await snapshot();
@@ -130,6 +131,10 @@ describe.runIf(ownRedisAvailable)('a store restored from a snapshot', () => {
     // snapshot (its markers match its records, so nothing else notices).
     const before = await compareWithDatabase(orm, strategy(), store, deleted);
     expect(before.mismatches.length).toBeGreaterThan(0);
+    // Writes after the restore, before recovery looks, must not hide the loss (a single "store
+    // position" advanced by them did: found by the stress run).
+    await write(round++);
+    await journal.flush();
 
     const started = performance.now();
     const report = await journal.recover();
@@ -149,7 +154,7 @@ describe.runIf(ownRedisAvailable)('a store restored from a snapshot', () => {
 
   it('is noticed without being asked: a started journal recovers when the store reconnects', async () => {
     await warmEverything();
-    // The store's position is written as entries are marked applied: the snapshot has one.
+    // Each batch of marks leaves an ack in the store: the snapshot has some.
     await write(round++);
     await journal.flush();
     await snapshot();
@@ -178,23 +183,49 @@ describe.runIf(ownRedisAvailable)('a store restored from a snapshot', () => {
     await journal.close();
   });
 
-  it('drops every cached version when the gap is older than the journal keeps', async () => {
-    const short = new CacheJournal(orm, cache, { retention: 1 });
-    await warmEverything();
-    // The store's position is written as entries are marked applied: the snapshot has one.
-    await write(round++);
-    await journal.flush();
+  it('drops every cached version when nothing in the store shows its snapshot is recent enough to replay', async () => {
+    // A snapshot of a store that holds nothing of the journal's (taken before anything the journal
+    // still keeps): no ack or beat older than the first lost one survives the restore.
+    await store.deleteByPrefix('');
     await snapshot();
+    await warmEverything();
     await write(round++);
     await journal.flush();
-    // A process that keeps only 1 ms of applied entries and has seen the store's position.
-    expect(await short.recover()).toMatchObject({ storeWentBack: false });
     await restoreFromSnapshot();
     await reconnected();
-    const report = await short.recover();
-    await short.close();
+    const report = await journal.recover();
     expect(report).toMatchObject({ storeWentBack: true, droppedAll: true });
     const after = await compareWithDatabase(orm, strategy(), store, deleted);
     expect(after.mismatches).toEqual([]);
+    // The store agrees with the journal again: the next pass finds nothing.
+    expect(await journal.recover()).toMatchObject({ storeWentBack: false });
+  });
+
+  it('a refresh that began before the restore and writes after it counts as failed and invalidates its keys', async () => {
+    const { db, strategy: pollStrategy } = createPollDb();
+    seedPollDb(db);
+    const local = await createRedisStore({ url: redis.url, namespace: 'straddle' });
+    const cache = new InstanceCache(pollStrategy, { store: local });
+    cache.on('error', () => {});
+    await cache.getInstances('Question', [1]);
+    await snapshot(); // holds question 1 as it is now
+    db.questions.get(1)!.text = 'written before the restore';
+    const pause = db.pauseNextLoad('Question');
+    const refreshing = cache.update([{ model: 'Question', pk: 1 }]);
+    await pause.paused; // begun on the server that is about to be replaced
+    await restoreFromSnapshot();
+    await once(local.client as RedisClient, 'ready');
+    pause.release();
+    const summary = await refreshing;
+    // Its check-and-set finds no token of its own (the restored record never had one): without
+    // the connection check this looked like "a newer refresh owns the key", and the restored,
+    // stale record stayed.
+    expect(summary.failed).toBeGreaterThan(0);
+    expect(await cache.flushPending()).toBe(true);
+    const other = new InstanceCache(pollStrategy, { store: local });
+    expect((await other.getInstances('Question', [1]))[0]).toMatchObject({
+      text: 'written before the restore',
+    });
+    await cache.close();
   });
 });

@@ -227,7 +227,7 @@ describe.each(await testDatabases())('the journal on %s', (database) => {
     expect(writer.cache.stats.misses - stats.misses).toBe(1); // dropped: loaded again
   });
 
-  it('a store that went back in time is noticed: what was applied since its position is replayed', async () => {
+  it('a store that went back in time is noticed: what was applied since its snapshot is replayed', async () => {
     const seed = await seeded();
     const store = createMemoryStore();
     const { cache, journal } = process(store);
@@ -239,21 +239,23 @@ describe.each(await testDatabases())('the journal on %s', (database) => {
       await em.flush();
       await journal.flush();
     };
-    await write(first, 'before the snapshot'); // applied, and the store's position written
+    await write(first, 'before the snapshot'); // applied, and its ack written to the store
     // A "snapshot" of the store: every key and value now.
     const keys = [
       ...[first, second].flatMap((id) => ['v1', 'v2'].map((v) => cache.keyOf('Question', id, v))),
-      'poll:~journal-position',
+      'poll:~journal-acks',
     ];
     const snapshot = await store.getMany(keys);
-    expect(snapshot.at(-1)).toBeDefined();
+    expect(JSON.parse(snapshot.at(-1)!)).toHaveLength(1);
     await write(second, 'after the snapshot');
-    // As if all this happened 10 s ago (beyond the window in which a position write may lag):
-    // the entries' marks and the position in the snapshot move back together.
+    // As if all this happened 10 s ago (beyond the window in which an ack may still be on its
+    // way): the entries' marks and the acks in the snapshot move back together.
     await db.orm.em
       .getConnection()
       .execute('update gci_cache_journal set applied_at = applied_at - 10000000');
-    snapshot[snapshot.length - 1] = String(Number(snapshot.at(-1)) - 10_000_000);
+    snapshot[snapshot.length - 1] = JSON.stringify(
+      (JSON.parse(snapshot.at(-1)!) as [number, string][]).map(([at, member]) => [at - 10_000_000, member]),
+    );
     // The store restarts from the snapshot: it has lost the second write's refresh.
     await store.deleteMany(keys);
     await store.setMany(
@@ -273,7 +275,7 @@ describe.each(await testDatabases())('the journal on %s', (database) => {
     }
   });
 
-  it('a store that lost everything the journal knew of (no position at all) is dropped whole', async () => {
+  it('a store that lost everything the journal knew of (no ack at all) is dropped whole', async () => {
     const seed = await seeded();
     const store = createMemoryStore();
     const { cache, journal } = process(store);
@@ -286,7 +288,7 @@ describe.each(await testDatabases())('the journal on %s', (database) => {
     await db.orm.em
       .getConnection()
       .execute('update gci_cache_journal set applied_at = applied_at - 10000000');
-    await store.deleteMany(['poll:~journal-position']);
+    await store.deleteMany(['poll:~journal-acks', 'poll:~journal-beats']);
     const report = await journal.recover();
     expect(report).toMatchObject({ storeWentBack: true, droppedAll: true });
     expect(await store.getMany([cache.keyOf('Question', id)])).toEqual([undefined]);
