@@ -94,13 +94,23 @@ function chunks<T>(rows: readonly T[], size: number): T[][] {
   return out;
 }
 
-/**
- * Creates the schema and writes the data with multi-row inserts (users, questions and choices
- * through `em.insertMany`, which converts types as the ORM stores them; the pivot table as raw
- * multi-row VALUES), then moves Postgres sequences past the explicit ids.
- */
+/** Creates the schema and writes the data (see {@link writePollData}). */
 async function seed(orm: MikroORM, kind: 'sqlite' | 'postgres', data: PollData): Promise<void> {
   await orm.schema.createSchema();
+  await writePollData(orm, kind, data);
+}
+
+/**
+ * Writes the data into the (empty) poll schema of `orm` with multi-row inserts (users, questions
+ * and choices through `em.insertMany`, which converts types as the ORM stores them; the pivot
+ * table as raw multi-row VALUES), then moves Postgres sequences past the explicit ids. An ORM
+ * flush of a graph this size is slow and recurses deeply; the CLI tests seed with this too.
+ */
+export async function writePollData(
+  orm: MikroORM,
+  kind: 'sqlite' | 'postgres',
+  data: PollData,
+): Promise<void> {
   const em = orm.em.fork();
   for (const part of chunks(data.users, 1000))
     await em.insertMany<IUser>(

@@ -1,10 +1,4 @@
-import type {
-  EntitySchema,
-  EventArgs,
-  EventSubscriber,
-  FlushEventArgs,
-  TransactionEventArgs,
-} from '@mikro-orm/core';
+import type { EntitySchema } from '@mikro-orm/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Choice, pollEntities, Question } from '../../examples/poll/entities.js';
 import { seedPoll } from '../../examples/poll/seed.js';
@@ -17,6 +11,7 @@ import {
   InstanceCache,
 } from '../../src/index.js';
 import { CacheJournal, CacheJournalEntry, CacheSubscriber } from '../../src/mikro-orm/index.js';
+import { ForwardingSubscriber } from '../support/forward-subscriber.js';
 import { createTestOrm, type TestOrm, testDatabases } from '../support/mikro-orm.js';
 
 // The durable journal on real databases: written in the transaction of the change, applied after
@@ -44,22 +39,9 @@ function deadAfterCommit(): CascadeRunner & { taken: CascadeBatch[] } {
   };
 }
 
-/** One subscriber registered for the whole file, forwarding to the current test's "process". */
-class Forward implements EventSubscriber {
-  current: CacheSubscriber | undefined;
-  onFlush = (args: FlushEventArgs) => this.current?.onFlush(args);
-  afterFlush = (args: FlushEventArgs) => this.current?.afterFlush(args);
-  afterUpsert = (args: EventArgs<object>) => this.current?.afterUpsert(args);
-  afterTransactionStart = (args: TransactionEventArgs) => this.current?.afterTransactionStart(args);
-  beforeTransactionCommit = (args: TransactionEventArgs) => this.current?.beforeTransactionCommit(args);
-  afterTransactionCommit = (args: TransactionEventArgs) => this.current?.afterTransactionCommit(args);
-  beforeTransactionRollback = (args: TransactionEventArgs) => this.current?.beforeTransactionRollback(args);
-  afterTransactionRollback = (args: TransactionEventArgs) => this.current?.afterTransactionRollback(args);
-}
-
 describe.each(await testDatabases())('the journal on %s', (database) => {
   let db: TestOrm;
-  const forward = new Forward();
+  const forward = new ForwardingSubscriber();
   beforeAll(async () => {
     db = await createTestOrm(database, {
       label: 'journal',

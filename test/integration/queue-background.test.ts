@@ -4,13 +4,7 @@
  * for it, batches queued behind a running update are merged, the queue is bounded, `close()`
  * drains it and then refuses more.
  */
-import type {
-  EntitySchema,
-  EventArgs,
-  EventSubscriber,
-  FlushEventArgs,
-  TransactionEventArgs,
-} from '@mikro-orm/core';
+import type { EntitySchema } from '@mikro-orm/core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Choice, pollEntities, Question } from '../../examples/poll/entities.js';
 import { type SeededPoll, seedPoll } from '../../examples/poll/seed.js';
@@ -28,21 +22,10 @@ import {
   type UpdateSummary,
 } from '../../src/index.js';
 import { CacheJournal, CacheJournalEntry, CacheSubscriber } from '../../src/mikro-orm/index.js';
+import { ForwardingSubscriber } from '../support/forward-subscriber.js';
 import { createTestOrm, type TestOrm } from '../support/mikro-orm.js';
 import { compareWithDatabase, type PollCache } from '../support/processes/queue-world.js';
 import { formatRefs } from '../support/recording-target.js';
-
-class Forward implements EventSubscriber {
-  current: CacheSubscriber | undefined;
-  onFlush = (args: FlushEventArgs) => this.current?.onFlush(args);
-  afterFlush = (args: FlushEventArgs) => this.current?.afterFlush(args);
-  afterUpsert = (args: EventArgs<object>) => this.current?.afterUpsert(args);
-  afterTransactionStart = (args: TransactionEventArgs) => this.current?.afterTransactionStart(args);
-  beforeTransactionCommit = (args: TransactionEventArgs) => this.current?.beforeTransactionCommit(args);
-  afterTransactionCommit = (args: TransactionEventArgs) => this.current?.afterTransactionCommit(args);
-  beforeTransactionRollback = (args: TransactionEventArgs) => this.current?.beforeTransactionRollback(args);
-  afterTransactionRollback = (args: TransactionEventArgs) => this.current?.afterTransactionRollback(args);
-}
 
 /** A target that records its calls and holds each one until the test releases it (when `holding`). */
 function heldTarget(next?: CascadeTarget) {
@@ -84,7 +67,7 @@ const batch = (...pks: number[]): CascadeBatch => ({ refs: pks.map(ref) });
 describe('background mode: backgroundRunner', () => {
   let db: TestOrm;
   let seeded: SeededPoll;
-  const forward = new Forward();
+  const forward = new ForwardingSubscriber();
   beforeAll(async () => {
     db = await createTestOrm('sqlite', {
       label: 'queue_background',

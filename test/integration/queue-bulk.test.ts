@@ -4,42 +4,24 @@
  * `_delay_cache`). On real databases, with the journal: each commit still journals in its own
  * transaction, and the one refresh marks every entry applied.
  */
-import type {
-  EntitySchema,
-  EventArgs,
-  EventSubscriber,
-  FlushEventArgs,
-  TransactionEventArgs,
-} from '@mikro-orm/core';
+import type { EntitySchema } from '@mikro-orm/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Choice, pollEntities, Question } from '../../examples/poll/entities.js';
 import { type SeededPoll, seedPoll } from '../../examples/poll/seed.js';
 import { createPollStrategy } from '../../examples/poll/strategy.js';
 import { createMemoryStore, InstanceCache, InvalidOptionError } from '../../src/index.js';
 import { CacheJournal, CacheJournalEntry, CacheSubscriber } from '../../src/mikro-orm/index.js';
+import { ForwardingSubscriber } from '../support/forward-subscriber.js';
 import { createTestOrm, type TestOrm, testDatabases } from '../support/mikro-orm.js';
 import { compareWithDatabase, type PollCache } from '../support/processes/queue-world.js';
 import { createRecordingTarget, formatRefs } from '../support/recording-target.js';
-
-/** One subscriber registered on the ORM for the whole file, forwarding to the current test's. */
-class Forward implements EventSubscriber {
-  current: CacheSubscriber | undefined;
-  onFlush = (args: FlushEventArgs) => this.current?.onFlush(args);
-  afterFlush = (args: FlushEventArgs) => this.current?.afterFlush(args);
-  afterUpsert = (args: EventArgs<object>) => this.current?.afterUpsert(args);
-  afterTransactionStart = (args: TransactionEventArgs) => this.current?.afterTransactionStart(args);
-  beforeTransactionCommit = (args: TransactionEventArgs) => this.current?.beforeTransactionCommit(args);
-  afterTransactionCommit = (args: TransactionEventArgs) => this.current?.afterTransactionCommit(args);
-  beforeTransactionRollback = (args: TransactionEventArgs) => this.current?.beforeTransactionRollback(args);
-  afterTransactionRollback = (args: TransactionEventArgs) => this.current?.afterTransactionRollback(args);
-}
 
 type JournalRow = { id: string; applied_at: number | string | null };
 
 describe.each(await testDatabases())('suspend(): bulk loads on %s', (database) => {
   let db: TestOrm;
   let seeded: SeededPoll;
-  const forward = new Forward();
+  const forward = new ForwardingSubscriber();
   beforeAll(async () => {
     db = await createTestOrm(database, {
       label: 'queue_bulk',

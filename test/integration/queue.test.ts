@@ -11,13 +11,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type {
-  EventArgs,
-  EventSubscriber,
-  FlushEventArgs,
-  MikroORM,
-  TransactionEventArgs,
-} from '@mikro-orm/core';
+import type { MikroORM } from '@mikro-orm/core';
 import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -42,6 +36,7 @@ import {
   type CreateWorkerOptions,
   createWorker,
 } from '../../src/queue/bullmq.js';
+import { ForwardingSubscriber } from '../support/forward-subscriber.js';
 import { compareWithDatabase, openQueueDatabase, type PollCache } from '../support/processes/queue-world.js';
 import { formatRefs } from '../support/recording-target.js';
 import { createTestRedisStore, ownRedisAvailable, REDIS_URL, redisAvailable } from '../support/redis.js';
@@ -59,19 +54,6 @@ const ownQueue = () => {
 };
 
 type JournalRow = { id: string; refs: string; applied_at: number | string | null };
-
-/** One subscriber registered on the ORM for the whole file, forwarding to the current test's. */
-class Forward implements EventSubscriber {
-  current: CacheSubscriber | undefined;
-  onFlush = (args: FlushEventArgs) => this.current?.onFlush(args);
-  afterFlush = (args: FlushEventArgs) => this.current?.afterFlush(args);
-  afterUpsert = (args: EventArgs<object>) => this.current?.afterUpsert(args);
-  afterTransactionStart = (args: TransactionEventArgs) => this.current?.afterTransactionStart(args);
-  beforeTransactionCommit = (args: TransactionEventArgs) => this.current?.beforeTransactionCommit(args);
-  afterTransactionCommit = (args: TransactionEventArgs) => this.current?.afterTransactionCommit(args);
-  beforeTransactionRollback = (args: TransactionEventArgs) => this.current?.beforeTransactionRollback(args);
-  afterTransactionRollback = (args: TransactionEventArgs) => this.current?.afterTransactionRollback(args);
-}
 
 /** A test's handle on a held update: `paused` resolves once it waits; `release()` lets it go. */
 interface Pause {
@@ -245,7 +227,7 @@ describe.runIf(redisAvailable)('queue mode: bullmqRunner and createWorker', () =
     let orm: MikroORM;
     let store: Awaited<ReturnType<typeof createTestRedisStore>>;
     let seeded: SeededPoll;
-    const forward = new Forward();
+    const forward = new ForwardingSubscriber();
     const database =
       where === 'postgres'
         ? POSTGRES_URL.replace(/\/[^/]*$/, `/gci_queue_${process.pid}_${Date.now().toString(36)}`)
@@ -591,7 +573,7 @@ describe.runIf(redisAvailable).each(['sqlite', ...(postgres ? ['postgres'] : [])
     let database: string;
     let orm: MikroORM;
     let store: Awaited<ReturnType<typeof createTestRedisStore>>;
-    const forward = new Forward();
+    const forward = new ForwardingSubscriber();
     const children: ChildProcess[] = [];
 
     beforeAll(async () => {

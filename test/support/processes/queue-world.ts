@@ -4,11 +4,13 @@
  * better-sqlite FILE, or a Postgres database), and a check of every cached record against the
  * database.
  */
+
 import type { EventSubscriber, Logger, LoggerOptions, MikroORM } from '@mikro-orm/core';
 import { Choice, pollEntities, Question, User } from '../../../examples/poll/entities.js';
-import { POLL_VERSIONS, type PollStrategy } from '../../../examples/poll/strategy.js';
-import type { InstanceCache, Pk, Strategy } from '../../../src/index.js';
+import type { PollStrategy } from '../../../examples/poll/strategy.js';
+import type { InstanceCache, Strategy } from '../../../src/index.js';
 import { CacheJournalEntry } from '../../../src/mikro-orm/index.js';
+import { compareWithDatabase as compareStore } from '../compare.js';
 
 /** Options of {@link openQueueDatabase}. */
 export interface OpenQueueDatabaseOptions {
@@ -52,37 +54,16 @@ export interface Comparison {
   readonly stale: string[];
 }
 
-const MODELS = { Question, Choice, User } as const;
+const _MODELS = { Question, Choice, User } as const;
 
 /** The poll app's cache (any store). */
 export type PollCache = InstanceCache<PollStrategy extends Strategy<infer R> ? R : never>;
 
 /**
- * Reads every record of every model in every version through `cache` and compares it with a
- * fresh load + serialization from the database (through the record codec, as a cached record
- * is): the "0 stale" check.
+ * Reads every record of every model in every version from `cache`'s store and compares it with a
+ * fresh load + serialization from the database (test/support/compare.ts): the "0 stale" check.
  */
 export async function compareWithDatabase(cache: PollCache, orm: MikroORM): Promise<Comparison> {
-  const strategy = cache.strategy;
-  const stale: string[] = [];
-  let compared = 0;
-  for (const [model, entity] of Object.entries(MODELS)) {
-    const rows = (await orm.em.fork().find(entity as typeof Question, {}, { fields: ['id'] })) as {
-      id: number;
-    }[];
-    const pks: Pk[] = rows.map((row) => row.id);
-    for (const version of POLL_VERSIONS) {
-      const resolved = strategy.resolve(model, version);
-      const loaded = new Map<Pk, unknown>();
-      for (const one of await resolved.load(pks, { model, version })) loaded.set(resolved.pkOf(one), one);
-      const served = await cache.getInstances(model as keyof typeof MODELS, pks, { version });
-      pks.forEach((pk, i) => {
-        const record = loaded.has(pk) ? resolved.serialize!(loaded.get(pk)) : null;
-        const fresh = record === null ? null : resolved.codec.decode(resolved.codec.encode(record));
-        compared += 1;
-        if (JSON.stringify(served[i]) !== JSON.stringify(fresh)) stale.push(`${model}@${version}:${pk}`);
-      });
-    }
-  }
-  return { compared, stale };
+  const { compared, mismatches } = await compareStore(orm, cache.strategy, cache.store);
+  return { compared, stale: mismatches.map(({ model, version, pk }) => `${model}@${version}:${pk}`) };
 }
