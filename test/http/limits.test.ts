@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PollServer } from '../../examples/poll/server.js';
+import { createCacheStatsTotals } from '../../src/apollo/index.js';
 import { type Backend, post, query, startTestServer, testBackends } from './poll-backends.js';
 
 /** `question → choices → question → choices → …`, `levels` relations deep (the issue's query). */
@@ -11,17 +12,8 @@ function alternating(levels: number): string {
   return `{ question(id: 1) { ${selection} } }`;
 }
 
-const ZERO = {
-  sql: 0,
-  storeRoundTrips: 0,
-  memoHits: 0,
-  hits: 0,
-  l1Hits: 0,
-  misses: 0,
-  listHits: 0,
-  listMisses: 0,
-  staleRejected: 0,
-};
+/** A response's `extensions.cache` when nothing was read: every per-request counter at 0. */
+const { requests: _requests, ...ZERO } = createCacheStatsTotals();
 
 /**
  * The example's query limits over HTTP: the depth-40 query that took the server down (2.2 GB,

@@ -11,6 +11,7 @@ import { type SeededPoll, seedPoll } from '../../examples/poll/seed.js';
 import { createPollStrategy } from '../../examples/poll/strategy.js';
 import { createMemoryStore, InstanceCache, InvalidOptionError } from '../../src/index.js';
 import { CacheJournal, CacheJournalEntry, CacheSubscriber } from '../../src/mikro-orm/index.js';
+import { deferred } from '../support/deferred.js';
 import { ForwardingSubscriber } from '../support/forward-subscriber.js';
 import { createTestOrm, type TestOrm, testDatabases } from '../support/mikro-orm.js';
 import { compareWithDatabase, type PollCache } from '../support/processes/queue-world.js';
@@ -177,28 +178,22 @@ describe.each(await testDatabases())('suspend(): bulk loads on %s', (database) =
     const { cache, target, subscriber } = app();
     expect(await stale(cache)).toEqual([]);
     const [q1, q2] = seeded.questionIds as [number, number];
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let loaded!: () => void;
-    const firstLoaded = new Promise<void>((resolve) => {
-      loaded = resolve;
-    });
+    const gate = deferred();
+    const loaded = deferred();
     const bulk = subscriber.suspend(async () => {
       await bulkFlush(0, q1);
       await subscriber.suspend(() => bulkFlush(1, q1)); // nested: joins this one
-      loaded();
-      await gate;
+      loaded.resolve();
+      await gate.promise;
     });
-    await firstLoaded;
+    await loaded.promise;
     expect(target.calls).toEqual([]);
     // Another request, outside the suspension, while it is still open: refreshed as usual.
     const em = db.orm.em.fork();
     (await em.findOneOrFail(Question, q2)).questionText = 'not part of the bulk load';
     await em.flush();
     expect(target.calls.map((call) => call.refs)).toEqual([[`Question:${q2}`]]);
-    release();
+    gate.resolve();
     await bulk;
     expect(target.calls).toHaveLength(2);
     expect(target.calls[1]!.refs).toHaveLength(2 * M + 1);

@@ -36,6 +36,7 @@ import {
   type CreateWorkerOptions,
   createWorker,
 } from '../../src/queue/bullmq.js';
+import { deferred } from '../support/deferred.js';
 import { ForwardingSubscriber } from '../support/forward-subscriber.js';
 import { compareWithDatabase, openQueueDatabase, type PollCache } from '../support/processes/queue-world.js';
 import { formatRefs } from '../support/recording-target.js';
@@ -79,17 +80,12 @@ function steerable(cache: PollCache) {
     /** Awaited at the start of every call (to look at the database while the job runs). */
     before: async () => {},
     holdNext(): Pause {
-      let release!: () => void;
-      let arrived!: () => void;
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      const paused = new Promise<void>((resolve) => {
-        arrived = resolve;
-      });
-      hold = { arrived, gate };
-      return { paused, release };
+      const gate = deferred();
+      const arrived = deferred();
+      hold = { arrived: arrived.resolve, gate: gate.promise };
+      return { paused: arrived.promise, release: gate.resolve };
     },
+
     async update(refs: readonly Ref[], options?: UpdateOptions): Promise<UpdateSummary> {
       calls.push({ refs: formatRefs(refs), at: performance.now() });
       await this.before();

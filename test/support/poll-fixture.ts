@@ -4,6 +4,7 @@
  * ORM; the MikroORM suites run the same behaviours against real SQLite and Postgres.
  */
 import { codecs, defineModel, defineStrategy, type Pk, type Ref } from '../../src/index.js';
+import { deferred } from './deferred.js';
 
 export interface QuestionRow {
   id: number;
@@ -63,17 +64,12 @@ export function createPollDb(options: PollDbOptions = {}) {
     },
     /** Pause the next load of `model` after it has read the rows, before it returns them. */
     pauseNextLoad(model: string): Pause {
-      let release!: () => void;
-      let arrived!: () => void;
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      const paused = new Promise<void>((resolve) => {
-        arrived = resolve;
-      });
-      pauseNext = { model, gate, arrived };
-      return { paused, release };
+      const gate = deferred();
+      const arrived = deferred();
+      pauseNext = { model, gate: gate.promise, arrived: arrived.resolve };
+      return { paused: arrived.promise, release: gate.resolve };
     },
+
     /** While true, every load fails (after its pause, if any), like a database that went away. */
     failing: false,
     loadsOf(model: string) {

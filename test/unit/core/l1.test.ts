@@ -8,6 +8,7 @@ import {
 } from '../../../src/index.js';
 import { readRecords } from '../../../src/loaders/request-batcher.js';
 import type { RedisClient, RedisStore } from '../../../src/redis.js';
+import { deferred } from '../../support/deferred.js';
 import { createPollDb, seedPoll } from '../../support/poll-fixture.js';
 import { type StoreCase, storeCases, type TestStore } from '../../support/stores.js';
 
@@ -114,14 +115,9 @@ for (const storeCase of storeCases.filter((c: StoreCase) => c.checksAtWrite)) {
       // The store answers with the old record, and the invalidation is heard before the answer
       // reaches the cache: what was read must not enter L1.
       let pauseNext = false;
-      let release!: () => void;
-      let answered!: () => void;
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      const arrived = new Promise<void>((resolve) => {
-        answered = resolve;
-      });
+      const gate = deferred();
+      const answered = deferred();
+
       const slowStore = new Proxy(handle.store, {
         get(target, property, receiver) {
           if (property === 'getMany') {
@@ -129,8 +125,8 @@ for (const storeCase of storeCases.filter((c: StoreCase) => c.checksAtWrite)) {
               const values = await target.getMany(keys);
               if (pauseNext) {
                 pauseNext = false;
-                answered();
-                await gate;
+                answered.resolve();
+                await gate.promise;
               }
               return values;
             };
@@ -143,12 +139,13 @@ for (const storeCase of storeCases.filter((c: StoreCase) => c.checksAtWrite)) {
       await cache.getInstances('Choice', [3]); // the record is in the store
       pauseNext = true;
       const read = reader.getInstances('Choice', [3]);
-      await arrived; // the reader holds the old record
+      await answered.promise; // the reader holds the old record
+
       const announced = heard(handle.store, reader.keyOf('Choice', 3));
       db.choices.get(3)!.text = 'Lion';
       await cache.update([{ model: 'Choice', pk: 3 }]);
       await announced;
-      release();
+      gate.resolve();
       expect((await read)[0]).toMatchObject({ text: 'Cat' }); // it began before the write…
       expect(reader.l1Size).toBe(0); // …and kept nothing
       expect((await reader.getInstances('Choice', [3]))[0]).toMatchObject({ text: 'Lion' });

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createStats, InstanceCache, type Pk } from '../../../src/index.js';
+import { deferred } from '../../support/deferred.js';
 import { createPollDb, seedPoll } from '../../support/poll-fixture.js';
 import { storeCases, type TestStore } from '../../support/stores.js';
 
@@ -73,24 +74,19 @@ for (const storeCase of storeCases) {
 
     it('a list query that raced a write is never served after it', async () => {
       await cache.getInstances('Question', [1, 2]);
-      let release!: () => void;
-      let started!: () => void;
-      const running = new Promise<void>((resolve) => {
-        started = resolve;
-      });
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
+      const started = deferred();
+      const gate = deferred();
       const slow = cache.getList('Question', 'byDate', '', async () => {
         const pks = await byDate(); // read before the write commits…
-        started();
-        await gate; // …and filled after it
+        started.resolve();
+        await gate.promise; // …and filled after it
         return pks;
       });
-      await running;
+      await started.promise;
+
       db.questions.set(3, { id: 3, text: 'New?', pubDate: new Date('2024-04-01T00:00:00Z') });
       await cache.update([{ model: 'Question', pk: 3 }]);
-      release();
+      gate.resolve();
       expect(await slow).toEqual([1, 2]);
       expect(await cache.getList('Question', 'byDate', '', byDate)).toEqual([3, 1, 2]);
     });

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { Choice, Question, User } from '../../../examples/poll/entities.js';
 import { CacheSubscriber } from '../../../src/mikro-orm/index.js';
+import { deferred } from '../../support/deferred.js';
 import { createTestOrm, testDatabases } from '../../support/mikro-orm.js';
 import { createRecordingTarget } from '../../support/recording-target.js';
 import { useSubscriberFixture } from '../../support/subscriber-fixture.js';
@@ -99,21 +100,15 @@ describe.each(await testDatabases())('CacheSubscriber commits on %s', (database)
     let finished = false;
     let flushed = false;
     const slow = createRecordingTarget();
-    let arrived!: () => void;
-    const inCascade = new Promise<void>((resolve) => {
-      arrived = resolve;
-    });
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const inCascade = deferred();
+    const gate = deferred();
     const em = f.db.orm.em.fork({ cloneEventManager: true });
     em.getEventManager().registerSubscriber(
       new CacheSubscriber({
         async update(refs) {
           await slow.update(refs);
-          arrived();
-          await gate; // the cascade is still running
+          inCascade.resolve();
+          await gate.promise; // the cascade is still running
           finished = true;
         },
       }),
@@ -122,9 +117,9 @@ describe.each(await testDatabases())('CacheSubscriber commits on %s', (database)
     const flushing = em.flush().then(() => {
       flushed = true;
     });
-    await inCascade;
+    await inCascade.promise;
     expect(flushed).toBe(false);
-    release();
+    gate.resolve();
     await flushing;
     expect(finished).toBe(true);
     expect(slow.calls).toHaveLength(1);
