@@ -167,7 +167,10 @@ export interface UpdateInstanceOptions<R = object> {
   previous?: R | null;
 }
 
-/** What an `update` call did, counted per key (model × version × pk). */
+/**
+ * What an `update` call did, counted per key (model × version × pk). Each key of a level is
+ * counted once: in `failed` when the level's writes did not land, else in one of the others.
+ */
 export interface UpdateSummary {
   /** Records written with a new value (changed, or filled from a miss). */
   refreshed: number;

@@ -185,9 +185,12 @@ export async function refreshLevel(
   const lists = new Set<string>();
   const refs: NextRef[] = [];
   const appKeys: string[] = [];
+  // What this level did, added to `counts` only once its writes landed: a key whose write failed
+  // is counted as failed, and as nothing else.
+  const done = { refreshed: 0, deleted: 0, unchanged: 0, skipped: 0 };
   for (const slot of slots) {
     if (!needsLoad(slot)) {
-      counts.skipped += 1;
+      done.skipped += 1;
       continue;
     }
     const entity = loaded.get(slot.version.load)!.get(slot.target.pk) ?? null;
@@ -197,9 +200,9 @@ export async function refreshLevel(
       const record = entity === null ? null : serialize(entity);
       const json = record === null ? NOT_FOUND : codec.encode(record);
       changed = json !== slot.current;
-      if (!changed) counts.unchanged += 1;
-      else if (json === NOT_FOUND && slot.current !== undefined) counts.deleted += 1;
-      else counts.refreshed += 1;
+      if (!changed) done.unchanged += 1;
+      else if (json === NOT_FOUND && slot.current !== undefined) done.deleted += 1;
+      else done.refreshed += 1;
       writes.push({
         key: slot.key,
         stamp: slot.stamp,
@@ -247,6 +250,8 @@ export async function refreshLevel(
         );
         ctx.markPending([...keys, ...lists]);
         counts.failed += keys.length + lists.size;
+      } else {
+        addDone(counts, done);
       }
     } catch (error) {
       ctx.report(error, 'update');
@@ -257,6 +262,13 @@ export async function refreshLevel(
     ctx.markPending([...lists]);
   }
   return { refs, appKeys };
+}
+
+function addDone(counts: LevelCounts, done: Omit<LevelCounts, 'failed'>): void {
+  counts.refreshed += done.refreshed;
+  counts.deleted += done.deleted;
+  counts.unchanged += done.unchanged;
+  counts.skipped += done.skipped;
 }
 
 async function invalidateOrPend(ctx: RefreshContext, keys: readonly string[]): Promise<void> {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  type CacheStore,
   createMemoryStore,
   defineModel,
   defineStrategy,
@@ -433,6 +434,45 @@ describe('InstanceCache switches and expiry', () => {
     });
     expect(cache.stats.storeRoundTrips).toBe(0);
     expect(await store.getMany([cache.keyOf('Question', 1)])).toEqual([undefined]);
+  });
+
+  it('a level whose writes fail counts its keys as failed and as nothing else', async () => {
+    const { db, strategy } = createPollDb();
+    seedPoll(db);
+    const working = createMemoryStore();
+    let down = false;
+    const flaky: CacheStore = new Proxy(working, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) =>
+          down ? Promise.reject(new Error('store down')) : value.apply(target, args);
+      },
+    });
+    const cache = new InstanceCache(strategy, { store: flaky });
+    const errors: unknown[] = [];
+    cache.on('error', (error) => errors.push(error));
+    await cache.getInstances('Question', [1], { version: 'v1' });
+    db.questions.get(1)!.text = 'changed while the store went down';
+    const pause = db.pauseNextLoad('Question');
+    const updating = cache.update([{ model: 'Question', pk: 1 }], { versions: ['v1'] });
+    await pause.paused; // the refresh has begun: its key is claimed
+    down = true; // …and its write will fail
+    pause.release();
+    expect(await updating).toEqual({
+      refreshed: 0,
+      deleted: 0,
+      unchanged: 0,
+      skipped: 0,
+      levels: 1,
+      failed: 1,
+    });
+    expect(errors).toHaveLength(1);
+    down = false;
+    expect(await cache.flushPending()).toBe(true);
+    expect((await cache.getInstances('Question', [1]))[0]).toMatchObject({
+      text: 'changed while the store went down',
+    });
   });
 
   it('an invalidator may name app-level keys: the cascade deletes them', async () => {
