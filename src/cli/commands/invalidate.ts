@@ -47,12 +47,12 @@ export function invalidateCommand(context: CliContext): Command {
         const text = [
           `invalidated ${plural(normalized.length, `${resolved.name} instance`)} in ${versions ? versions.join(', ') : 'every version'} (${plural(summary.levels, 'cascade level')}, ${Math.round(ms)} ms):`,
           `  ${plural(summary.refreshed, 'record')} rewritten, ${formatCount(summary.deleted)} now not found, ${formatCount(summary.unchanged)} unchanged, ${formatCount(summary.skipped)} not cached (skipped)`,
-          // update() counts what the reload found even where the store then refused the write.
           ...(summary.failed > 0
             ? [
-                `  ${plural(summary.failed, 'key')} could not be written (the counts above are what the reload found): the store failed`,
+                `  ${plural(summary.failed, 'key')} could not be written (the store failed): run the command again once it answers`,
               ]
             : []),
+
           ...(store.shared ? [] : ['note: the store is process-local: other processes did not see this']),
         ].join('\n');
         context.print(command, text, {
