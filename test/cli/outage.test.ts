@@ -111,7 +111,6 @@ describe.runIf(ownRedisAvailable)('the store goes away during a command', () => 
 
     expect(stdout).toContain(
       '  2 keys could not be written (the store failed): run the command again once it answers',
-
     );
     expect(stderr).toMatch(/^error: /);
     expect(stderr).toContain('the cache store is unreachable');
