@@ -27,6 +27,14 @@ export function runWithSqlCounter<T>(counter: SqlCounter, fn: () => T): T {
 }
 
 /**
+ * Makes `counter` the SQL counter of the current async context and of everything it goes on to
+ * start (the stats plugin's `countSql`, which has no function to wrap). @internal
+ */
+export function enterSqlScope(counter: SqlCounter): void {
+  scope.enterWith(counter);
+}
+
+/**
  * Adds `count` statements to the current request's SQL counter; does nothing outside a request.
  * Call it from your ORM's query logger; for MikroORM, `createSqlCountingLoggerFactory()` from
  * `graphql-cached-instances/mikro-orm` does. Queries that one request's load runs on behalf of

@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { CacheStats } from '../core/stats.js';
 import { InvalidOptionError } from '../errors.js';
-import type { SqlCounter } from './sql-scope.js';
+import { currentSqlCounter, enterSqlScope, type SqlCounter } from './sql-scope.js';
 
 /** The figures of one request, as `extensions.cache` carries them. */
 export interface ResponseCacheStats {
@@ -52,6 +52,14 @@ export interface CacheStatsPluginOptions {
   header?: string | false;
   /** Called once per request (enabled or not) with its figures: feed your metrics here. Default: none. */
   onResponse?(stats: ResponseCacheStats): void;
+  /**
+   * Give each request its own SQL scope when the server set none (no `sqlCounterMiddleware()` or
+   * `runWithSqlCounter` around it): the statements the ORM logger counts during the operation then
+   * land in `extensions.cache.sql`, on any server, `startStandaloneServer` included. It turns on
+   * Node's async context tracking, which costs CPU on every promise of the process (0–8% per warm
+   * nested request in the library's benchmark). Default `false`: without a scope `sql` stays 0.
+   */
+  countSql?: boolean;
 }
 
 /** The stats plugin: an Apollo plugin plus running {@link CacheStatsTotals}. */
@@ -108,6 +116,12 @@ export function ApolloServerPluginCacheStats<Context extends CacheStatsContext =
     );
   }
   const headerName = header === false ? null : header.toLowerCase();
+  if (options.countSql !== undefined && typeof options.countSql !== 'boolean') {
+    throw new InvalidOptionError(
+      `ApolloServerPluginCacheStats: options.countSql must be a boolean, got ${String(options.countSql)}`,
+    );
+  }
+  const countSql = options.countSql === true;
   const totals = createCacheStatsTotals();
   let warned = false;
   return {
@@ -124,6 +138,10 @@ export function ApolloServerPluginCacheStats<Context extends CacheStatsContext =
         return;
       }
       claimed.add(requestContext);
+      // Entered before this function's first await, so in the pipeline's own async context: the
+      // operation that runs after it (resolvers, loaders, their SQL) counts into this request.
+      const sql = requestContext.contextValue?.sql;
+      if (countSql && sql && currentSqlCounter() === undefined) enterSqlScope(sql);
       const show =
         options.enabled === true || (headerName !== null && request.http?.headers.get(headerName) === '1');
       return {
