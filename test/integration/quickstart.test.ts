@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
@@ -22,5 +23,9 @@ describe('examples/quickstart', () => {
     expect(stdout).toContain(
       'its late fill was refused (fills landed: 0); the next read got "Favourite color?" with 0 loads',
     );
+    // The README shows the whole output, exactly.
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const shown = /`npm run quickstart` runs[\s\S]*?```text\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(shown).toBe(stdout);
   });
 });
