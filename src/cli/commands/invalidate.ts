@@ -52,7 +52,6 @@ export function invalidateCommand(context: CliContext): Command {
                 `  ${plural(summary.failed, 'key')} could not be written (the store failed): run the command again once it answers`,
               ]
             : []),
-
           ...(store.shared ? [] : ['note: the store is process-local: other processes did not see this']),
         ].join('\n');
         context.print(command, text, {
