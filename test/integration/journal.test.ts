@@ -13,6 +13,7 @@ import {
 import { CacheJournal, CacheJournalEntry, CacheSubscriber } from '../../src/mikro-orm/index.js';
 import { ForwardingSubscriber } from '../support/forward-subscriber.js';
 import { createTestOrm, type TestOrm, testDatabases } from '../support/mikro-orm.js';
+import { createFlakyStore } from '../support/stores.js';
 
 // The durable journal on real databases: written in the transaction of the change, applied after
 // the commit, recovered by another "process" when the writer died before its refresh, retried
@@ -157,31 +158,22 @@ describe.each(await testDatabases())('the journal on %s', (database) => {
 
   it('a refresh the store refused stays in the journal and is applied once the store is back', async () => {
     const seed = await seeded();
-    const working = createMemoryStore();
-    let down = false;
-    const flaky: CacheStore = new Proxy(working, {
-      get(target, property, receiver) {
-        const value = Reflect.get(target, property, receiver);
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) =>
-          down ? Promise.reject(new Error('store down')) : value.apply(target, args);
-      },
-    });
-    const { cache } = process(flaky);
+    const flaky = createFlakyStore();
+    const { cache } = process(flaky.store);
     const journal = new CacheJournal(db.orm, cache, { grace: 500 });
     cache.on('error', () => {});
     const id = seed.choiceIds[0]!;
     await cache.getInstances('Choice', [id]);
-    down = true;
+    flaky.down = true;
     const em = db.orm.em.fork();
     (await em.findOneOrFail(Choice, id)).choiceText = 'written while the store was down';
     await em.flush();
     await journal.flush();
     expect((await journalRows())[0]!.applied_at).toBeNull();
     await db.orm.em.getConnection().execute('update gci_cache_journal set created_at = created_at - 1000000');
-    down = false;
+    flaky.down = false;
     expect(await journal.recover()).toMatchObject({ applied: 1 });
-    const other = new InstanceCache(createPollStrategy(db.orm), { store: working });
+    const other = new InstanceCache(createPollStrategy(db.orm), { store: flaky.working });
     expect((await other.getInstances('Choice', [id]))[0]).toMatchObject({
       choiceText: 'written while the store was down',
     });

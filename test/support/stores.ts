@@ -81,3 +81,22 @@ export const storeCases: readonly StoreCase[] = [
     },
   },
 ];
+
+/**
+ * A memory store that can be taken down: while `down` is true every call rejects with
+ * "store down", as a store that went away would. `working` is the store behind it, to read
+ * what landed.
+ */
+export function createFlakyStore(): { store: CacheStore; working: CacheStore; down: boolean } {
+  const working = createMemoryStore();
+  const handle = { store: working, working, down: false };
+  handle.store = new Proxy(working, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) =>
+        handle.down ? Promise.reject(new Error('store down')) : value.apply(target, args);
+    },
+  });
+  return handle;
+}

@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  type CacheStore,
   createMemoryStore,
   defineModel,
   defineStrategy,
@@ -10,7 +9,7 @@ import {
 import type { RedisClient } from '../../../src/redis.js';
 import { createPollDb, seedPoll } from '../../support/poll-fixture.js';
 import { createTestRedisStore, redisAvailable } from '../../support/redis.js';
-import { storeCases, type TestStore } from '../../support/stores.js';
+import { createFlakyStore, storeCases, type TestStore } from '../../support/stores.js';
 
 // drf-cached-instances' BaseCache behaviours, on every store.
 for (const storeCase of storeCases) {
@@ -439,17 +438,8 @@ describe('InstanceCache switches and expiry', () => {
   it('a level whose writes fail counts its keys as failed and as nothing else', async () => {
     const { db, strategy } = createPollDb();
     seedPoll(db);
-    const working = createMemoryStore();
-    let down = false;
-    const flaky: CacheStore = new Proxy(working, {
-      get(target, property, receiver) {
-        const value = Reflect.get(target, property, receiver);
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) =>
-          down ? Promise.reject(new Error('store down')) : value.apply(target, args);
-      },
-    });
-    const cache = new InstanceCache(strategy, { store: flaky });
+    const flaky = createFlakyStore();
+    const cache = new InstanceCache(strategy, { store: flaky.store });
     const errors: unknown[] = [];
     cache.on('error', (error) => errors.push(error));
     await cache.getInstances('Question', [1], { version: 'v1' });
@@ -457,7 +447,7 @@ describe('InstanceCache switches and expiry', () => {
     const pause = db.pauseNextLoad('Question');
     const updating = cache.update([{ model: 'Question', pk: 1 }], { versions: ['v1'] });
     await pause.paused; // the refresh has begun: its key is claimed
-    down = true; // …and its write will fail
+    flaky.down = true; // …and its write will fail
     pause.release();
     expect(await updating).toEqual({
       refreshed: 0,
@@ -468,7 +458,7 @@ describe('InstanceCache switches and expiry', () => {
       failed: 1,
     });
     expect(errors).toHaveLength(1);
-    down = false;
+    flaky.down = false;
     expect(await cache.flushPending()).toBe(true);
     expect((await cache.getInstances('Question', [1]))[0]).toMatchObject({
       text: 'changed while the store went down',
