@@ -193,6 +193,11 @@ export class CacheJournal {
   readonly #member = newGeneration();
   /** The applied_at of the batches this process acked in the last ACK_SETTLE, ascending. */
   #recentAcks: number[] = [];
+  /**
+   * The store's `connectionEpoch` when the whole window was last checked ack by ack; `null`
+   * before the first check. A restore reaches a live process as a reconnect.
+   */
+  #exactEpoch: number | undefined | null = null;
   #closed = false;
   #unsubscribe: (() => void) | undefined;
 
@@ -376,6 +381,11 @@ export class CacheJournal {
    * loss, as a single "position" could). The entries applied from the first missing ack on are
    * replayed; when the store shows nothing older in the window (the snapshot may predate what
    * the journal keeps), every cached version is dropped instead.
+   *
+   * Counting alone is not enough: acks whose applied_at the journal no longer holds (an entry
+   * applied twice, or replayed, was marked again) still count, and can make up for lost ones. So
+   * the first pass, and the first pass after each reconnect of the store (how a restore or a
+   * failover reaches a live process), compare the window ack by ack; passes in between count.
    */
   async #checkAcks(report: RecoveryReport): Promise<void> {
     const now = nowMicros();
@@ -398,7 +408,9 @@ export class CacheJournal {
       const ownHeld = new Set(await acks.list(ACKS_KEY, own[0]!, now));
       missing = own.find((at) => !ownHeld.has(at));
     }
-    if (expected > 0 && (await acks.count(ACKS_KEY, lo, hi)) < expected) {
+    const epoch = this.#cache.store.connectionEpoch;
+    const exact = this.#exactEpoch === null || epoch !== this.#exactEpoch;
+    if (expected > 0 && (exact || (await acks.count(ACKS_KEY, lo, hi)) < expected)) {
       const held = new Set(await acks.list(ACKS_KEY, lo, hi));
       const values = (
         (await this.#run(
@@ -408,6 +420,7 @@ export class CacheJournal {
       ).map((row) => Number(Object.values(row)[0]));
       missing = values.find((at) => !held.has(at)) ?? missing;
     }
+    this.#exactEpoch = epoch;
     if (missing === undefined) return;
     this.#recentAcks = [];
     // The store lost acknowledged writes.

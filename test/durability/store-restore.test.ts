@@ -183,6 +183,65 @@ describe.runIf(ownRedisAvailable)('a store restored from a snapshot', () => {
     await journal.close();
   });
 
+  it('acks that no entry holds any more cannot make up for lost ones: after a reconnect the window is checked ack by ack', async () => {
+    // Another process's journal: none of the acks are its own, so only the window check can see
+    // the loss. Its first pass (exact) finds the store complete.
+    const otherStore = await createRedisStore({ url: redis.url, namespace: 'restore' });
+    const other = new CacheJournal(orm, new InstanceCache(strategy(), { store: otherStore }));
+    try {
+      await warmEverything();
+      await write(round++);
+      await journal.flush();
+      await snapshot();
+      await write(round++);
+      await journal.flush();
+      expect(await other.recover()).toMatchObject({ storeWentBack: false });
+      await restoreFromSnapshot();
+      await reconnected();
+      const otherClient = otherStore.client as RedisClient;
+      if (!otherClient.isReady) await once(otherClient, 'ready');
+      // Age everything past the window's settling time (5 s), journal and acks alike, as if the
+      // restore had happened a while after these writes …
+      const client = store.client as RedisClient;
+      const [acksKey] = await client.keys(`restore::*~journal-acks`);
+      const shift = 10_000_000;
+      await orm.em
+        .getConnection()
+        .execute(
+          `update gci_cache_journal set applied_at = applied_at - ${shift} where applied_at is not null`,
+        );
+      const held = await client.zRangeWithScores(acksKey!, 0, -1);
+      await client.del(acksKey!);
+      await client.zAdd(
+        acksKey!,
+        held.map(({ value, score }) => ({ value, score: score - shift })),
+      );
+      // … and add as many acks of entries marked again since (applied twice, or replayed) as were
+      // lost: counted, the window looks complete.
+      const marked = (await orm.em
+        .getConnection()
+        .execute('select distinct applied_at as at from gci_cache_journal where applied_at is not null')) as {
+        at: number | string;
+      }[];
+      const scores = new Set(held.map(({ score }) => score - shift));
+      const lost = marked.filter(({ at }) => !scores.has(Number(at))).length;
+      expect(lost).toBeGreaterThan(0);
+      const newest = Math.max(...held.map(({ score }) => score - shift));
+      await client.zAdd(
+        acksKey!,
+        Array.from({ length: lost }, (_, i) => ({ value: `remarked:${i}`, score: newest - 1 - i })),
+      );
+      const report = await other.recover();
+      expect(report).toMatchObject({ storeWentBack: true, droppedAll: false });
+      expect(report.replayed).toBeGreaterThan(0);
+      const after = await compareWithDatabase(orm, strategy(), store, deleted);
+      expect(after.mismatches).toEqual([]);
+    } finally {
+      await other.close();
+      await otherStore.close();
+    }
+  });
+
   it('drops every cached version when nothing in the store shows its snapshot is recent enough to replay', async () => {
     // A snapshot of a store that holds nothing of the journal's (taken before anything the journal
     // still keeps): no ack or beat older than the first lost one survives the restore.
