@@ -151,5 +151,8 @@ export function createLoaders<Records extends object>(
  */
 export function clearAllLoaders(loaders: object): void {
   batchersOf(loaders)?.clear();
-  for (const loader of Object.values(loaders) as { clearAll?(): unknown }[]) loader.clearAll?.();
+  // Only the loaders made so far (and any of the app's own): reading a getter would make one.
+  for (const descriptor of Object.values(Object.getOwnPropertyDescriptors(loaders))) {
+    if ('value' in descriptor) (descriptor.value as { clearAll?(): unknown } | null)?.clearAll?.();
+  }
 }

@@ -7,6 +7,7 @@ import {
   InstanceCache,
   type Pk,
 } from '../../../src/index.js';
+import { clearAllLoaders } from '../../../src/loaders/create-loaders.js';
 import { readRecords } from '../../../src/loaders/request-batcher.js';
 import { createPollDb, seedPoll } from '../../support/poll-fixture.js';
 import { createTestRedisStore, monitorNamespace, redisAvailable } from '../../support/redis.js';
@@ -111,6 +112,19 @@ for (const storeCase of storeCases) {
       expect((again as unknown[])[2]).toMatchObject({ code: 'E_INVALID_PK' });
       loaders.Choice.clearAll(); // after a write: the next read goes to the cache again
       expect(readRecords(loaders, 'Choice', [1])).toBeInstanceOf(Promise);
+    });
+
+    it('clearAllLoaders forgets what the loaders made so far memoized, and makes none of the others', async () => {
+      const cache = new InstanceCache(strategy, { store: handle.store });
+      const loaders = createLoaders(cache);
+      await loaders.Question.load(1);
+      clearAllLoaders(loaders);
+      // Choice and User were never read: their loaders are still to be made.
+      expect(Object.getOwnPropertyDescriptor(loaders, 'Choice')).toHaveProperty('get');
+      expect(Object.getOwnPropertyDescriptor(loaders, 'User')).toHaveProperty('get');
+      const before = cache.stats.storeRoundTrips;
+      await loaders.Question.load(1); // forgotten: read from the cache again
+      expect(cache.stats.storeRoundTrips).toBe(before + 1);
     });
 
     it('a failed batch is reported to every reader of it and retried on the next read', async () => {
