@@ -449,6 +449,8 @@ export class InstanceCache<
     const token = l1?.begin();
     try {
       const misses = await this.#readStore(version, unique, toRead, results, token, stats, context, counts);
+      // One event for the batch's hits, L1's and the store's.
+      if (misses.length < unique.length) this.emit('hit', unique.length - misses.length, context);
       span
         ?.setAttribute(ATTR_HITS, unique.length - misses.length)
         .setAttribute(ATTR_L1_HITS, held)
@@ -994,10 +996,7 @@ export class InstanceCache<
         }
       }
     }
-    if (hits > 0) {
-      this.#count('hits', hits, stats, counts);
-      this.emit('hit', hits, context);
-    }
+    if (hits > 0) this.#count('hits', hits, stats, counts);
     return misses;
   }
 

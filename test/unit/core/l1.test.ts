@@ -66,6 +66,17 @@ for (const storeCase of storeCases.filter((c: StoreCase) => c.checksAtWrite)) {
       return new InstanceCache(strategy, { store: handle.store, l1: true }) as never;
     }
 
+    it('one hit event per batch counts its hits from L1 and from the store together', async () => {
+      await cache.getInstances('Choice', [1, 2]); // now in L1
+      // Choice 3 in the store but not in this cache's L1: filled by a cache without L1.
+      await new InstanceCache(strategy, { store: handle.store }).getInstances('Choice', [3]);
+      const seen: number[] = [];
+      cache.on('hit', (n) => seen.push(n));
+      await cache.getInstances('Choice', [1, 2]); // L1 only
+      await cache.getInstances('Choice', [1, 3]); // 1 from L1, 3 from the store
+      expect(seen).toEqual([2, 2]);
+    });
+
     it('a warm read of records L1 holds costs no store round trip and no load', async () => {
       await cache.getInstances('Choice', [1, 2, 3]);
       const stats = createStats();
