@@ -138,6 +138,48 @@ export function describeStoreConformance(runner: ConformanceRunner, options: Con
       assert.deepEqual(await store.getMany(['f:1', 'f:2', 'f:absent']), ['{"v":1}', '~g2', undefined]);
     });
 
+    it("apply: a refresh's fill also lands on its own marker; losing the key to a later refresh, it leaves that refresh's marker", async () => {
+      if (!store.apply) return;
+      const marked = '#abcdef01@t1\n{"v":0}';
+      await store.setMany([
+        { key: 'r:mine', value: marked },
+        { key: 'r:own-marker', value: '~t1' },
+        { key: 'r:later', value: '#abcdef01@t2\n{"v":0}' },
+        { key: 'r:written', value: '#abcdef01{"v":9}' },
+        { key: 'r:marker', value: '~g9' },
+      ]);
+      const fill = (key: string, token?: string): StoreOp => ({
+        type: 'fill',
+        key,
+        expected: marked,
+        value: '#abcdef01{"v":1}',
+        ...(token === undefined ? {} : { token }),
+      });
+      const keys = ['r:mine', 'r:own-marker', 'r:later', 'r:written', 'r:marker', 'r:absent'];
+      const results = await store.apply(keys.map((key) => fill(key, 't1')));
+      assert.deepEqual(results, [true, true, false, false, false, false]);
+      assert.deepEqual(await store.getMany(keys), [
+        '#abcdef01{"v":1}',
+        '#abcdef01{"v":1}',
+        '~t2',
+        '#abcdef01{"v":9}',
+        '~g9',
+        undefined,
+      ]);
+      // The refresh that owns the key can still write it.
+      const later = {
+        ...fill('r:later', 't2'),
+        expected: '#abcdef01@t2\n{"v":0}',
+        value: '#abcdef01{"v":2}',
+      };
+      assert.deepEqual(await store.apply([later]), [true]);
+      assert.deepEqual(await store.getMany(['r:later']), ['#abcdef01{"v":2}']);
+      // Without a token a fill changes nothing it does not land on.
+      await store.setMany([{ key: 'r:plain', value: '#abcdef01@t2\n{"v":0}' }]);
+      assert.deepEqual(await store.apply([fill('r:plain')]), [false]);
+      assert.deepEqual(await store.getMany(['r:plain']), ['#abcdef01@t2\n{"v":0}']);
+    });
+
     it('apply: mark gives a record a token (keeping its data and TTL), anything else a marker', async () => {
       if (!store.apply) return;
       await store.setMany([
@@ -221,21 +263,28 @@ export function describeStoreConformance(runner: ConformanceRunner, options: Con
       assert.deepEqual(await store.apply([list(0, 1e16)]), [`${t + 1},${t + 5},${t + 7}`]);
     });
 
-    it("apply: ttls apply to what each op writes, and a token keeps a record's TTL", async () => {
+    it("apply: ttls apply to what each op writes; a token, and the marker a losing refresh leaves, keep a record's TTL", async () => {
       if (!store.apply) return;
-      await store.setMany([{ key: 'x:record', value: '#abcdef01{}', ttl: 50 }]);
-      await store.apply([
+      await store.setMany([
+        { key: 'x:record', value: '#abcdef01{}', ttl: 50 },
+        { key: 'x:yielded', value: '#abcdef01@t2\n{}', ttl: 50 },
+      ]);
+      const results = await store.apply([
         { type: 'claim', key: 'x:claim', value: '~c', ttl: 50 },
         { type: 'set', key: 'x:set', value: '~s', ttl: 50 },
         { type: 'set', key: 'x:kept', value: '~k' },
         { type: 'mark', key: 'x:record', token: 't', marker: '~m', ifAbsent: false },
+        { type: 'fill', key: 'x:yielded', expected: '#abcdef01@t1\n{}', value: '#abcdef01{}', token: 't1' },
       ]);
+      assert.equal(results[4], false);
+      assert.deepEqual(await store.getMany(['x:yielded']), ['~t2']);
       // Expiry is the behaviour under test: wait past it.
       await new Promise((resolve) => setTimeout(resolve, 120));
-      assert.deepEqual(await store.getMany(['x:claim', 'x:set', 'x:kept', 'x:record']), [
+      assert.deepEqual(await store.getMany(['x:claim', 'x:set', 'x:kept', 'x:record', 'x:yielded']), [
         undefined,
         undefined,
         '~k',
+        undefined,
         undefined,
       ]);
     });
@@ -318,6 +367,45 @@ export function describeStoreConformance(runner: ConformanceRunner, options: Con
       await slow;
       // The slow refresh's 'first' (older than write 2) must not have landed.
       assert.deepEqual(await world.cache.getInstances('Thing', [1]), [{ id: 1, value: 'old' }]);
+    });
+
+    it('protocol: a refresh that lost its key to a later one leaves nothing older than its load readable', async () => {
+      const world = createWorld(store);
+      const read = () => world.cache.getInstances('Thing', [1]);
+      await read(); // cached: 'old'
+      // Write 1 commits; its refresh loads 'first' and stalls before writing.
+      world.rows.set(1, 'first');
+      const first = world.pauseNextLoad();
+      const refresh1 = world.cache.invalidate('Thing', [1]);
+      await first.paused;
+      // A second refresh of the key (another write's cascade) begins, loads, and stalls.
+      const second = world.pauseNextLoad();
+      const refresh2 = world.cache.invalidate('Thing', [1]);
+      await second.paused;
+      // Write 1's refresh is over: 'old' must never be served again, though its own write could
+      // not land (the second refresh owns the key) and the second has not written yet.
+      first.release();
+      await refresh1;
+      assert.deepEqual(await read(), [{ id: 1, value: 'first' }]);
+      second.release();
+      await refresh2;
+      assert.deepEqual(await read(), [{ id: 1, value: 'first' }]);
+
+      // The same without a read in between: the second refresh writes, and the next read is a hit.
+      world.rows.set(1, 'second');
+      const third = world.pauseNextLoad();
+      const refresh3 = world.cache.invalidate('Thing', [1]);
+      await third.paused;
+      const fourth = world.pauseNextLoad();
+      const refresh4 = world.cache.invalidate('Thing', [1]);
+      await fourth.paused;
+      third.release();
+      await refresh3;
+      fourth.release();
+      await refresh4;
+      const misses = world.cache.stats.misses;
+      assert.deepEqual(await read(), [{ id: 1, value: 'second' }]);
+      assert.equal(world.cache.stats.misses, misses);
     });
 
     it('protocol: losing what an invalidation left (eviction, expiry) costs a miss, never a stale record', async () => {

@@ -77,7 +77,18 @@ export function withToken(text: string, token: string): string {
   return `${text.slice(0, TAG_LENGTH)}${TOKEN_PREFIX}${token}\n${rest}`;
 }
 
+/**
+ * The refresh token a stored record carries (`#tag@token\n{json}`), or `undefined` for a record
+ * without one, a marker or junk. The memory store uses it; the Redis script does the same in Lua.
+ */
+export function refreshTokenOf(text: string): string | undefined {
+  if (!isRecordText(text) || text.charAt(TAG_LENGTH) !== TOKEN_PREFIX) return undefined;
+  const newline = text.indexOf('\n', TAG_LENGTH);
+  return newline < 0 ? undefined : text.slice(TAG_LENGTH + 1, newline);
+}
+
 /** `{stamp}\n{json}`: a record stamped with the generation its reader saw (checked at read). */
+
 export function encodeEntry(stamp: string, json: string): string {
   return `${stamp}\n${json}`;
 }

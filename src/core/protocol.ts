@@ -16,7 +16,11 @@
  *   keeps its data and stays readable, a marker is replaced by a new one. It then loads and writes
  *   only what changed, with a check-and-set against what it left. A later refresh replaces the
  *   token, so of two concurrent refreshes only the one that began last — and so loaded last —
- *   can write; a reader's fill stamped before the refresh began can never land.
+ *   can write; a reader's fill stamped before the refresh began can never land. The one that
+ *   lost the key does not leave it readable with the data both found: its failed write turns
+ *   the record into the winner's marker, which the winner can still fill. A refresh that is over
+ *   never leaves readable a record older than its own load.
+
  * - Tokens and markers are unique, so evicting or expiring any key costs a miss, never a stale
  *   record, and no value can come back (no ABA). What a refresh begins and what it writes is
  *   announced by the store atomically with the write, for every process's L1.
@@ -39,6 +43,7 @@ import {
   newGeneration,
   newMarker,
   readEntry,
+  refreshTokenOf,
   withToken,
 } from './entry.js';
 import type { CacheStats } from './stats.js';
@@ -251,7 +256,14 @@ function checkedAtWrite(store: CacheStore, hooks: ProtocolHooks): StoreProtocol 
         // Only what changed is written, and only while this refresh's token (or marker) is still
         // there: otherwise a later refresh, which loaded later, owns the key. An unchanged record
         // keeps the token: its data is what a load made after the commit returned.
+        //
+        // A record that a later refresh marked still holds the data this refresh found, which is
+        // older than its load: this refresh is over once it returns, but the later one may not
+        // write for a while (or ever, if it finds its load unchanged). The fill's token turns that
+        // record into the later refresh's marker (see `StoreOp`), so nothing older than this
+        // refresh's load stays readable, and the later refresh can still write.
         if (write.changed && write.stamp !== undefined) {
+          const token = refreshTokenOf(write.stamp);
           ops.push({
             type: 'fill',
             key: write.key,
@@ -259,6 +271,7 @@ function checkedAtWrite(store: CacheStore, hooks: ProtocolHooks): StoreProtocol 
             value: write.json,
             ttl: write.ttl,
             announce: true,
+            ...(token === undefined ? {} : { token }),
           });
         }
       }

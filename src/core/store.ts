@@ -1,6 +1,6 @@
 import Keyv from 'keyv';
 import { StoreError } from '../errors.js';
-import { isRecordText, withToken } from './entry.js';
+import { isRecordText, MARKER_PREFIX, refreshTokenOf, withToken } from './entry.js';
 
 /** One entry to write. `ttl` is in milliseconds; omitted means no expiry. */
 export interface StoreEntry {
@@ -17,6 +17,13 @@ export interface StoreEntry {
  *   (`value`, or whatever was there).
  * - `fill`: write `value` only if the key holds exactly `expected`; the result says whether it
  *   landed. Announced when `announce` is set and it landed.
+ *   With `token` (a refresh's write; `expected` is the record it marked with that token), it also
+ *   lands where the key holds the marker `~token`. Where it does not land and the key holds a
+ *   record under ANOTHER refresh token `T` (a refresh that began later owns the key, and the data
+ *   it left readable may predate this refresh's load), that record becomes the marker `~T`,
+ *   keeping its TTL, and this is announced too: readers then miss rather than read data older
+ *   than a refresh that is over, and the refresh holding `T` can still fill it.
+
  * - `mark`: a refresh begins. A record gets `token` (replacing any token it had, keeping its
  *   TTL); anything else gets `marker` (with `ttl`), and so does an absent key when `ifAbsent` is
  *   set. The result is the value before (`''` for an absent key). Always announced.
@@ -38,6 +45,7 @@ export type StoreOp =
       readonly value: string;
       readonly ttl?: number;
       readonly announce?: boolean;
+      readonly token?: string;
     }
   | {
       readonly type: 'mark';
@@ -255,11 +263,21 @@ export function createMemoryStore(): CacheStore {
             if (current !== undefined) return current;
             write(op.key, op.value, op.ttl, now);
             return op.value;
-          case 'fill':
-            if (current !== op.expected) return false;
-            write(op.key, op.value, op.ttl, now);
-            if (op.announce) changed.push(op.key);
-            return true;
+          case 'fill': {
+            const token = op.token;
+            if (current === op.expected || (token !== undefined && current === MARKER_PREFIX + token)) {
+              write(op.key, op.value, op.ttl, now);
+              if (op.announce) changed.push(op.key);
+              return true;
+            }
+            const owner = token === undefined || current === undefined ? undefined : refreshTokenOf(current);
+            if (owner !== undefined && owner !== token) {
+              map.set(op.key, { ...map.get(op.key)!, value: MARKER_PREFIX + owner });
+              if (op.announce) changed.push(op.key);
+            }
+            return false;
+          }
+
           case 'mark': {
             changed.push(op.key);
             if (current !== undefined && isRecordText(current)) {

@@ -10,8 +10,10 @@ import type { StoreOp, StoreOpResult } from '../core/store.js';
  * then six arguments per op: type (c claim, f fill, m mark, w set, a ack, n countAcks, l listAcks),
  * expected (fill), token (mark) or member (ack) or min (count/list), value (or marker, score,
  * max), ttl (ms, '0' = none; ack: keepAfter), flag ('1': fill announces / mark writes an absent
- * key), and an unused slot. Records start with '#' and a 9-character tag (TAG_LENGTH); a
- * record under refresh carries '@token' and a newline after its tag.
+ * key), and a fill's refresh token ('' for none; see `StoreOp`). Records start with '#' and a
+ * 9-character tag (TAG_LENGTH); a record under refresh carries '@token' and a newline after its
+ * tag.
+
  */
 export const APPLY_SCRIPT = `
 local out = {}
@@ -25,7 +27,20 @@ for i, key in ipairs(KEYS) do
     local current = redis.call('GET', key)
     if current then out[i] = current else put(key, ARGV[b + 3], ARGV[b + 4]); out[i] = ARGV[b + 3] end
   elseif op == 'f' then
-    if redis.call('GET', key) == ARGV[b + 2] then put(key, ARGV[b + 3], ARGV[b + 4]); out[i] = 1 else out[i] = 0 end
+    local current = redis.call('GET', key)
+    local token = ARGV[b + 6]
+    if current == ARGV[b + 2] or (token ~= '' and current == '~' .. token) then
+      put(key, ARGV[b + 3], ARGV[b + 4]); out[i] = 1
+    else
+      out[i] = 0
+      if token ~= '' and current and string.sub(current, 1, 1) == '#' and string.sub(current, 10, 10) == '@' then
+        local newline = string.find(current, '\\n', 11, true)
+        if newline and string.sub(current, 11, newline - 1) ~= token then
+          redis.call('SET', key, '~' .. string.sub(current, 11, newline - 1), 'KEEPTTL')
+        end
+      end
+    end
+
   elseif op == 'm' then
     local current = redis.call('GET', key)
     local rest = nil
@@ -84,7 +99,8 @@ export function applyArguments(ops: readonly StoreOp[], channel: string, message
         args.push('c', '', op.value, ms(op.ttl), '', '');
         break;
       case 'fill':
-        args.push('f', op.expected, op.value, ms(op.ttl), op.announce ? '1' : '', '');
+        args.push('f', op.expected, op.value, ms(op.ttl), op.announce ? '1' : '', op.token ?? '');
+
         break;
       case 'mark':
         args.push('m', op.token, op.marker, ms(op.ttl), op.ifAbsent ? '1' : '', '');
