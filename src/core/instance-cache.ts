@@ -430,10 +430,11 @@ export class InstanceCache<
     const l1 = this.#l1;
     let toRead: number[] | undefined;
     let held = 0;
+    const table = l1?.records(version.keyPrefix);
     if (l1) {
       toRead = [];
       for (let i = 0; i < unique.length; i += 1) {
-        const found = l1.get(version.keyPrefix + encodePk(unique[i]!));
+        const found = l1.get(table!, unique[i]!);
         if (found === undefined) toRead.push(i);
         else {
           results[i] = found;
@@ -471,7 +472,7 @@ export class InstanceCache<
           }
           results[miss.at] = record;
           // Only a fill that landed proves nothing changed between the read and the fill.
-          if (landed && token) l1!.set(token, miss.key, record, json.length);
+          if (landed && token) l1!.set(token, table!, miss.pk, miss.key, record, json.length);
         }
       }
     } finally {
@@ -511,12 +512,12 @@ export class InstanceCache<
     const l1 = this.#l1;
     if (!l1) return undefined;
     const resolved = this.#readable(model, version);
-    const prefix = resolved.keyPrefix;
+    const table = l1.records(resolved.keyPrefix);
     const totals = this.stats;
     // Counted per key into plain numbers (the metrics read them when they are collected).
     const counts = this.#telemetry?.countsOf(resolved) ?? null;
     return (pk) => {
-      const record = l1.get(prefix + encodePk(pk));
+      const record = l1.get(table, pk);
       if (record !== undefined) {
         totals.hits += 1;
         totals.l1Hits += 1;
@@ -949,7 +950,7 @@ export class InstanceCache<
         continue;
       }
       const text = batch.records[n];
-      if (text !== undefined && this.#accept(version, results, at, key, text, token)) {
+      if (text !== undefined && this.#accept(version, results, at, pk, key, text, token)) {
         hits += 1;
         continue;
       }
@@ -982,7 +983,7 @@ export class InstanceCache<
         const filled = new Set<Miss>();
         unstamped.forEach((miss, i) => {
           const text = claimed.records[i];
-          if (text !== undefined && this.#accept(version, results, miss.at, miss.key, text, token)) {
+          if (text !== undefined && this.#accept(version, results, miss.at, miss.pk, miss.key, text, token)) {
             hits += 1;
             filled.add(miss);
           } else {
@@ -1009,6 +1010,7 @@ export class InstanceCache<
     version: ResolvedVersion,
     results: (object | null | undefined)[],
     at: number,
+    pk: Pk,
     key: string,
     text: string,
     token: L1Token | undefined,
@@ -1018,7 +1020,7 @@ export class InstanceCache<
     const record = this.#decode(version, json);
     if (record === undefined) return false;
     results[at] = record;
-    if (token) this.#l1!.set(token, key, record, json.length);
+    if (token) this.#l1!.set(token, this.#l1!.records(version.keyPrefix), pk, key, record, json.length);
     return true;
   }
 

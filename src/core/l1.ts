@@ -1,5 +1,5 @@
-import { LRUCache } from 'lru-cache';
 import { InvalidOptionError } from '../errors.js';
+import type { Pk } from '../strategy/pk.js';
 
 /** Options of the per-process L1 tier (`new InstanceCache(strategy, { l1: {…} })`). */
 export interface L1Options {
@@ -59,6 +59,28 @@ function positive(value: number | undefined, name: string, fallback: number | un
 }
 
 /**
+ * One entry of the LRU list: a record (in its model version's table, by pk) or a cached list.
+ * A class, so that every entry has the same shape.
+ */
+class Node {
+  prev: Node | null = null;
+  next: Node | null = null;
+  constructor(
+    readonly key: string,
+    /** The record table it is in (by pk), or `null` for a cached list. */
+    readonly table: Map<Pk, Node> | null,
+    readonly pk: Pk,
+    readonly value: Entry,
+    readonly size: number,
+    /** When it stops being served (the clock's ms), or 0 for never. */
+    readonly expires: number,
+  ) {}
+}
+
+/** The records of one model version in L1, by normalised pk: what {@link L1Tier.records} hands out. */
+export type L1Records = Map<Pk, Node>;
+
+/**
  * The per-process tier of decoded, frozen records (and cached root lists) in front of the shared
  * store. It never decides what is current: it holds what was read from the store and drops a key
  * as soon as anyone announces a change to it.
@@ -68,44 +90,72 @@ function positive(value: number | undefined, name: string, fallback: number | un
  * ({@link begin}), and at the end keeps only entries whose keys were not invalidated since. A
  * reset (a reconnect of the announcements, a gap in them) starts a new epoch: every read begun
  * before it keeps nothing.
+ *
+ * Records are found by pk in their model version's table (a read of a warm request looks up
+ * hundreds: a number key costs a fraction of hashing a freshly built key string); announcements
+ * name store keys, which an index by key resolves. One LRU order and one pair of bounds cover
+ * every table and the lists.
  */
 export class L1Tier {
-  readonly #lru: LRUCache<string, Entry>;
+  /** Every entry by its store key (announcements name keys). */
+  readonly #byKey = new Map<string, Node>();
+  /** Record tables by key prefix (a model version's `keyPrefix`). */
+  readonly #tables = new Map<string, L1Records>();
   /** List generation key → the list entries held under it. */
   readonly #lists = new Map<string, Set<string>>();
-  /** List entry key → its generation key (for LRU disposal). */
+  /** List entry key → its generation key. */
   readonly #listOf = new Map<string, string>();
   /** Key → sequence of its last invalidation, while some read that began before it is in flight. */
   readonly #invalidatedAt = new Map<string, number>();
   /** Sequence → how many reads began at it and are still in flight. */
   readonly #active = new Map<number, number>();
+  /** Least recently used end of the LRU list, and most recently used end. */
+  #oldest: Node | null = null;
+  #newest: Node | null = null;
+  #bytes = 0;
   #seq = 0;
   #epoch = 0;
-  #live: () => boolean;
+  readonly #maxEntries: number;
+  readonly #maxBytes: number;
+  readonly #ttl: number | undefined;
+  readonly #live: () => boolean;
+  readonly #now: () => number;
 
-  constructor(options: L1Options, live: () => boolean) {
-    const max = positive(options.maxEntries, 'maxEntries', 10_000)!;
-    const maxSize = positive(options.maxBytes, 'maxBytes', 64 * 1024 * 1024)!;
-    const ttl = positive(options.ttl, 'ttl', undefined);
+  /** `now`: the clock of `ttl`s, in ms (for tests). */
+  constructor(options: L1Options, live: () => boolean, now: () => number = () => performance.now()) {
+    this.#maxEntries = positive(options.maxEntries, 'maxEntries', 10_000)!;
+    this.#maxBytes = positive(options.maxBytes, 'maxBytes', 64 * 1024 * 1024)!;
+    this.#ttl = positive(options.ttl, 'ttl', undefined);
     this.#live = live;
-    this.#lru = new LRUCache<string, Entry>({
-      max,
-      maxSize,
-      ...(ttl === undefined ? {} : { ttl }),
-      dispose: (_value, key) => this.#forgetList(key),
-    });
+    this.#now = now;
   }
 
   /** Entries held. */
   get size(): number {
-    return this.#lru.size;
+    return this.#byKey.size;
   }
 
-  /** The record at `key`: the record, `null` for a cached "not found", `undefined` when not held. */
-  get(key: string): object | null | undefined {
-    if (!this.#live()) return undefined;
-    const entry = this.#lru.get(key);
-    return entry === NOT_FOUND_ENTRY ? null : entry;
+  /** Bytes held, as counted for `maxBytes`. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** The table of the records under `prefix` (a model version's key prefix), for {@link get} and {@link set}. */
+  records(prefix: string): L1Records {
+    let table = this.#tables.get(prefix);
+    if (!table) {
+      table = new Map();
+      this.#tables.set(prefix, table);
+    }
+    return table;
+  }
+
+  /** The record of `pk` in `table`: the record, `null` for a cached "not found", `undefined` when not held. */
+  get(table: L1Records, pk: Pk): object | null | undefined {
+    const node = table.get(pk);
+    if (node === undefined || !this.#live()) return undefined;
+    const value = this.#use(node);
+    return value === NOT_FOUND_ENTRY ? null : (value as object | undefined);
   }
 
   /** Marks the start of a read whose results may enter L1. Pair with {@link end}. */
@@ -127,16 +177,21 @@ export class L1Tier {
     }
   }
 
-  /** Holds a record read by the read of `token` (frozen; `null` for "not found"), unless an invalidation of `key` raced it. */
-  set(token: L1Token, key: string, record: object | null, size: number): void {
+  /**
+   * Holds the record of `pk` (stored at `key`) read by the read of `token` (frozen; `null` for
+   * "not found"), unless an invalidation of `key` raced it.
+   */
+  set(token: L1Token, table: L1Records, pk: Pk, key: string, record: object | null, size: number): void {
     if (this.#raced(token, key)) return;
-    this.#lru.set(key, record === null ? NOT_FOUND_ENTRY : deepFreeze(record), { size: size + key.length });
+    const value = record === null ? NOT_FOUND_ENTRY : deepFreeze(record);
+    this.#add(new Node(key, table, pk, value, size + key.length, this.#expiry(undefined)));
   }
 
   /** A cached list's rows, or `undefined` when not held. */
   getList(entryKey: string): readonly unknown[] | undefined {
-    if (!this.#live()) return undefined;
-    return this.#lru.get(entryKey) as readonly unknown[] | undefined;
+    const node = this.#byKey.get(entryKey);
+    if (node === undefined || !this.#live()) return undefined;
+    return this.#use(node) as readonly unknown[] | undefined;
   }
 
   /** Holds a cached list, dropped when its generation key is invalidated (or after `ttl` ms). */
@@ -149,11 +204,12 @@ export class L1Tier {
     ttl?: number,
   ): void {
     if (this.#raced(token, generationKey)) return;
-    // Set first: replacing an entry disposes the old one, which unlinks it from the index.
-    this.#lru.set(entryKey, deepFreeze([...rows]), {
-      size: size + entryKey.length,
-      ...(ttl === undefined ? {} : { ttl }),
-    });
+    if (
+      !this.#add(
+        new Node(entryKey, null, entryKey, deepFreeze([...rows]), size + entryKey.length, this.#expiry(ttl)),
+      )
+    )
+      return;
     let entries = this.#lists.get(generationKey);
     if (!entries) {
       entries = new Set();
@@ -169,24 +225,94 @@ export class L1Tier {
     const tracking = this.#active.size > 0;
     for (const key of keys) {
       if (tracking) this.#invalidatedAt.set(key, this.#seq);
-      this.#lru.delete(key);
+      const node = this.#byKey.get(key);
+      if (node) this.#remove(node);
       const lists = this.#lists.get(key);
-      if (lists) for (const entryKey of [...lists]) this.#lru.delete(entryKey);
+      if (lists) {
+        for (const entryKey of [...lists]) {
+          const entry = this.#byKey.get(entryKey);
+          if (entry) this.#remove(entry);
+        }
+      }
     }
   }
 
   /** Drops everything; reads in flight keep nothing. */
   reset(): void {
     this.#epoch += 1;
-    this.#lru.clear();
+    this.#byKey.clear();
+    for (const table of this.#tables.values()) table.clear();
     this.#lists.clear();
     this.#listOf.clear();
+    this.#oldest = null;
+    this.#newest = null;
+    this.#bytes = 0;
   }
 
   #raced(token: L1Token, key: string): boolean {
     if (token.epoch !== this.#epoch || !this.#live()) return true;
     const at = this.#invalidatedAt.get(key);
     return at !== undefined && at > token.seq;
+  }
+
+  #expiry(ttl: number | undefined): number {
+    const ms = ttl ?? this.#ttl;
+    return ms === undefined ? 0 : this.#now() + ms;
+  }
+
+  /** The value of a held entry, now the most recently used; `undefined` (and dropped) once expired. */
+  #use(node: Node): Entry | undefined {
+    if (node.expires !== 0 && node.expires <= this.#now()) {
+      this.#remove(node);
+      return undefined;
+    }
+    if (node !== this.#newest) {
+      this.#unlink(node);
+      this.#append(node);
+    }
+    return node.value;
+  }
+
+  /** Adds an entry (replacing the one at its key) and evicts the least recently used beyond the bounds. */
+  #add(node: Node): boolean {
+    // Larger than the whole tier: not held (as before, and it would evict everything else).
+    if (node.size > this.#maxBytes) return false;
+    const previous = this.#byKey.get(node.key);
+    if (previous) this.#remove(previous);
+    this.#byKey.set(node.key, node);
+    node.table?.set(node.pk, node);
+    this.#bytes += node.size;
+    this.#append(node);
+    while (this.#oldest !== null && (this.#byKey.size > this.#maxEntries || this.#bytes > this.#maxBytes)) {
+      this.#remove(this.#oldest);
+    }
+    return this.#byKey.get(node.key) === node;
+  }
+
+  #remove(node: Node): void {
+    if (this.#byKey.get(node.key) !== node) return;
+    this.#byKey.delete(node.key);
+    node.table?.delete(node.pk);
+    this.#bytes -= node.size;
+    this.#unlink(node);
+    if (node.table === null) this.#forgetList(node.key);
+  }
+
+  #append(node: Node): void {
+    node.prev = this.#newest;
+    node.next = null;
+    if (this.#newest) this.#newest.next = node;
+    else this.#oldest = node;
+    this.#newest = node;
+  }
+
+  #unlink(node: Node): void {
+    if (node.prev) node.prev.next = node.next;
+    else if (this.#oldest === node) this.#oldest = node.next;
+    if (node.next) node.next.prev = node.prev;
+    else if (this.#newest === node) this.#newest = node.prev;
+    node.prev = null;
+    node.next = null;
   }
 
   #forgetList(entryKey: string): void {
