@@ -367,14 +367,8 @@ export function createCachedResolvers<Records extends object, Context extends Lo
     pk: unknown,
     depth: number,
   ): boolean | Promise<boolean> {
-    const value = readRecord(loadersOf(context), model, pk);
-    const decide = (settled: ReadValue): boolean | Promise<boolean> => {
-      if (settled instanceof Error) throw toGraphQLError(settled);
-      if (settled === null) return false;
-      const check = canRead[model];
-      return check ? check(settled, context, accessAt(context, model, depth + 1)) : true;
-    };
-    return isPromise(value) ? value.then(decide) : decide(value);
+    const record = readOne(context, model, pk, depth);
+    return isPromise(record) ? record.then((found) => found !== null) : record !== null;
   }
 
   // What the rules of `from` records may read. One object per checked batch, not per record.
@@ -392,14 +386,22 @@ export function createCachedResolvers<Records extends object, Context extends Lo
     };
   }
 
-  function readOne(context: Context, model: string, pk: unknown): object | null | Promise<object | null> {
+  // The record of `pk` of `model` if it exists and this request may read it; `depth`: how many
+  // canRead rules deep this read is (0 for a resolver's own read).
+  function readOne(
+    context: Context,
+    model: string,
+    pk: unknown,
+    depth = 0,
+  ): object | null | Promise<object | null> {
     const value = readRecord(loadersOf(context), model, pk);
     const decide = (settled: ReadValue): object | null | Promise<object | null> => {
       if (settled instanceof Error) throw toGraphQLError(settled);
       if (settled === null) return null;
       const check = canRead[model];
       if (!check) return settled;
-      const verdict = check(settled, context, accessAt(context, model, 1));
+      const verdict = check(settled, context, accessAt(context, model, depth + 1));
+
       return isPromise(verdict) ? verdict.then((ok) => (ok ? settled : null)) : verdict ? settled : null;
     };
     return isPromise(value) ? value.then(decide) : decide(value);

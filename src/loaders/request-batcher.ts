@@ -77,7 +77,9 @@ export class ModelBatcher {
    */
   read(raws: readonly unknown[]): ReadValue[] | Promise<ReadValue[]> {
     const out: ReadValue[] = new Array(raws.length);
-    let waiting: { index: number; pk: Pk; wait: Promise<Outcomes> }[] | undefined;
+    // The pks still unknown, by the batch that answers them: nearly always one batch (this
+    // tick's), so a read waits on one promise however many pks it has.
+    let waiting: Map<Promise<Outcomes>, { index: number; pk: Pk }[]> | undefined;
     for (let i = 0; i < raws.length; i += 1) {
       const pk = this.normalize(raws[i]);
       if (pk instanceof Error) {
@@ -89,16 +91,26 @@ export class ModelBatcher {
         out[i] = found;
         continue;
       }
-      const wait = { index: i, pk, wait: this.#waitFor(pk) };
-      if (waiting) waiting.push(wait);
-      else waiting = [wait];
+      const batch = this.#waitFor(pk);
+      waiting ??= new Map();
+      const pks = waiting.get(batch);
+      if (pks) pks.push({ index: i, pk });
+      else waiting.set(batch, [{ index: i, pk }]);
     }
     if (!waiting) return out;
-    const pending = waiting;
-    return Promise.all(pending.map((w) => w.wait)).then((batches) => {
-      pending.forEach(({ index, pk }, n) => {
-        out[index] = batches[n]!.get(pk) ?? null;
+    const settle = (outcomes: Outcomes, pks: readonly { index: number; pk: Pk }[]) => {
+      for (const { index, pk } of pks) out[index] = outcomes.get(pk) ?? null;
+    };
+    if (waiting.size === 1) {
+      const [batch, pks] = waiting.entries().next().value!;
+      return batch.then((outcomes) => {
+        settle(outcomes, pks);
+        return out;
       });
+    }
+    const groups = [...waiting];
+    return Promise.all(groups.map(([batch]) => batch)).then((settled) => {
+      settled.forEach((outcomes, n) => settle(outcomes, groups[n]![1]));
       return out;
     });
   }
