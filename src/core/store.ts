@@ -192,7 +192,31 @@ export function keyvStore(keyv: Keyv<string>, options: KeyvStoreOptions = {}): C
 
 type Row = { value: string; expires?: number };
 
-/** The members of an ack set as the memory store keeps it (JSON `[[score, member], …]`). */
+/**
+ * An ack set kept as one JSON value (`[[score, member], …]`), as the memory store keeps it and as
+ * the journal keeps it on a store without `apply`: `value` with `member` added at `score` (its
+ * old score replaced) and the members scored below `keepAfter` removed. A corrupt or absent
+ * value is an empty set. @internal
+ */
+export function addToAckSet(
+  value: string | undefined,
+  member: string,
+  score: number,
+  keepAfter: number,
+): string {
+  const members = readAcks(value).filter(([at, m]) => at >= keepAfter && m !== member);
+  members.push([score, member]);
+  return JSON.stringify(members);
+}
+
+/** The scores in `[min, max]` of an ack set kept as JSON (see {@link addToAckSet}), ascending. @internal */
+export function ackScores(value: string | undefined, min: number, max: number): number[] {
+  return readAcks(value)
+    .map(([score]) => score)
+    .filter((score) => score >= min && score <= max)
+    .sort((a, b) => a - b);
+}
+
 function readAcks(value: string | undefined): [number, string][] {
   if (value === undefined) return [];
   try {
@@ -288,22 +312,15 @@ export function createMemoryStore(): CacheStore {
             }
             return current ?? '';
           }
-          case 'ack': {
-            const members = readAcks(current).filter(
-              ([score, member]) => score >= op.keepAfter && member !== op.member,
-            );
-            members.push([op.score, op.member]);
-            map.set(op.key, { value: JSON.stringify(members) });
+          case 'ack':
+            map.set(op.key, { value: addToAckSet(current, op.member, op.score, op.keepAfter) });
             return true;
-          }
           case 'countAcks':
           case 'listAcks': {
-            const scores = readAcks(current)
-              .map(([score]) => score)
-              .filter((score) => score >= op.min && score <= op.max)
-              .sort((a, b) => a - b);
+            const scores = ackScores(current, op.min, op.max);
             return op.type === 'countAcks' ? String(scores.length) : scores.join(',');
           }
+
           default:
             changed.push(op.key);
             write(op.key, op.value, op.ttl, now);

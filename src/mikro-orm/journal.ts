@@ -1,7 +1,7 @@
 import { defineEntity, type EntityManager, type EntityMetadata, p, type Transaction } from '@mikro-orm/core';
 import { newGeneration } from '../core/entry.js';
 import type { UpdateOptions, UpdateSummary } from '../core/instance-cache.js';
-import type { CacheStore } from '../core/store.js';
+import { ackScores, addToAckSet, type CacheStore } from '../core/store.js';
 import { InvalidOptionError, JournalError } from '../errors.js';
 import type { Ref } from '../strategy/define.js';
 import type { MikroOrmLike } from './from-mikro-orm.js';
@@ -607,28 +607,17 @@ function ackSetOf(store: CacheStore, prefix: string): AckSet {
       },
     };
   }
-  // A store without conditional writes: the set as JSON in one value, read, then written. Two
-  // processes adding at once may lose an ack, which costs a harmless replay.
-  const read = async (key: string): Promise<[number, string][]> => {
-    const [value] = await store.getMany([prefix + key]);
-    try {
-      const members = value === undefined ? [] : (JSON.parse(value) as unknown);
-      return Array.isArray(members) ? (members as [number, string][]) : [];
-    } catch {
-      return [];
-    }
-  };
-  const scores = async (key: string, min: number, max: number) =>
-    (await read(key))
-      .map(([score]) => score)
-      .filter((score) => score >= min && score <= max)
-      .sort((a, b) => a - b);
+  // A store without conditional writes: the set as JSON in one value (as the memory store keeps
+  // it), read, then written. Two processes adding at once may lose an ack, which costs a harmless
+  // replay.
+  const read = async (key: string): Promise<string | undefined> => (await store.getMany([prefix + key]))[0];
+  const scores = async (key: string, min: number, max: number) => ackScores(await read(key), min, max);
   return {
     async add(key, member, score, keepAfter) {
-      const members = (await read(key)).filter(([at, m]) => at >= keepAfter && m !== member);
-      members.push([score, member]);
-      await store.setMany([{ key: prefix + key, value: JSON.stringify(members) }]);
+      const value = addToAckSet(await read(key), member, score, keepAfter);
+      await store.setMany([{ key: prefix + key, value }]);
     },
+
     async count(key, min, max) {
       return (await scores(key, min, max)).length;
     },
