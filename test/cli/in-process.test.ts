@@ -6,9 +6,8 @@
  * are in postgres-redis.test.ts.
  */
 import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type CliConfig, EXIT_CODES, type PkSource, runCli } from '../../src/cli/index.js';
+import { type CliConfig, EXIT_CODES, type PkSource } from '../../src/cli/index.js';
 import {
   type CacheStore,
   createMemoryStore,
@@ -17,28 +16,12 @@ import {
   InstanceCache,
   StoreError,
 } from '../../src/index.js';
-
-const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+import { FIXTURES, runCliInProcess } from './run-cli.js';
 
 interface Row {
   id: number;
   title: string;
   hidden?: boolean;
-}
-
-declare global {
-  // A global the fixture config reads (`declare global` needs `var`).
-  var __gciCliConfig: (() => CliConfig | Promise<CliConfig>) | undefined;
-}
-
-function capture() {
-  return {
-    text: '',
-    write(chunk: string) {
-      this.text += chunk;
-      return true;
-    },
-  };
 }
 
 /** stdin as a pipe (no one to ask), or as a terminal on which the operator types `answer`. */
@@ -51,12 +34,7 @@ function stdinOf(answer?: string): PassThrough & { isTTY?: boolean } {
   return stream;
 }
 
-async function run(argv: string[], stdin = stdinOf()) {
-  const stdout = capture();
-  const stderr = capture();
-  const code = await runCli(argv, { stdout, stderr, stdin, cwd: FIXTURES });
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
+const run = (argv: string[], stdin = stdinOf()) => runCliInProcess(argv, stdin);
 
 /** Runs with the test's config (fixtures/global.config.mjs). */
 const cli = (...argv: string[]) => run(['--config', 'global.config.mjs', ...argv]);

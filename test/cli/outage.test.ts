@@ -3,43 +3,15 @@
  * the test chooses, never after a sleep): warm stops with exit 3 instead of loading on without
  * filling, and an invalidation that could not be written ends with exit 3 after its report.
  */
-import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type CliConfig, EXIT_CODES, runCli } from '../../src/cli/index.js';
+import { EXIT_CODES } from '../../src/cli/index.js';
 import { defineModel, defineStrategy, InstanceCache } from '../../src/index.js';
 import { createRedisStore } from '../../src/redis.js';
 import { ownRedisAvailable } from '../support/redis.js';
 import { freePort, type OwnRedis, startOwnRedis } from '../support/redis-server.js';
+import { runCliInProcess } from './run-cli.js';
 
-declare global {
-  // A global the fixture config reads (`declare global` needs `var`).
-  var __gciCliConfig: (() => CliConfig | Promise<CliConfig>) | undefined;
-}
-
-const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
-
-function capture() {
-  return {
-    text: '',
-    write(chunk: string) {
-      this.text += chunk;
-      return true;
-    },
-  };
-}
-
-async function cli(...argv: string[]) {
-  const stdout = capture();
-  const stderr = capture();
-  const code = await runCli(['--config', 'global.config.mjs', ...argv], {
-    stdout,
-    stderr,
-    stdin: new PassThrough(),
-    cwd: FIXTURES,
-  });
-  return { code, stdout: stdout.text, stderr: stderr.text };
-}
+const cli = (...argv: string[]) => runCliInProcess(['--config', 'global.config.mjs', ...argv]);
 
 const rows = Array.from({ length: 50 }, (_, i) => ({ id: i + 1, title: `row ${i + 1}` }));
 const strategy = defineStrategy({

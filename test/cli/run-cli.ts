@@ -1,9 +1,41 @@
 /**
  * Runs the CLI as an operator would: a child process (the TypeScript source through tsx, or a
- * build), stdin not a terminal, stdout and stderr captured, the exit code awaited.
+ * build), stdin not a terminal, stdout and stderr captured, the exit code awaited. Or in this
+ * process (`runCli` with captured streams), with a config the test provides.
  */
 import { spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { type CliConfig, runCli } from '../../src/cli/index.js';
+
+declare global {
+  // What fixtures/global.config.mjs hands the CLI: set it before runCliInProcess (`declare global` needs `var`).
+  var __gciCliConfig: (() => CliConfig | Promise<CliConfig>) | undefined;
+}
+
+/** The CLI fixtures (fixtures/global.config.mjs reads `globalThis.__gciCliConfig`). */
+export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+
+function capture() {
+  return {
+    text: '',
+    write(chunk: string) {
+      this.text += chunk;
+      return true;
+    },
+  };
+}
+
+/** Runs the CLI in this process in the fixtures directory, with its output captured. */
+export async function runCliInProcess(
+  argv: readonly string[],
+  stdin: NodeJS.ReadableStream = new PassThrough(),
+): Promise<CliRun> {
+  const stdout = capture();
+  const stderr = capture();
+  const code = await runCli([...argv], { stdout, stderr, stdin, cwd: FIXTURES });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
 
 /** The repository root (where the example config and src/ live). */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
