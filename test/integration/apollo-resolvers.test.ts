@@ -259,6 +259,36 @@ describe('builder and context misuse fails at definition time', () => {
     expect(() => cachedContext(cache, 42 as never)).toThrow(/baseContext must be a function/);
   });
 
+  it("copies the base context as it is: prototype, getters (not called), symbols; the cache's fields on top", async () => {
+    let forks = 0;
+    const tag = Symbol('tag');
+    class Base {
+      readonly viewer = 'staff';
+      get em() {
+        forks += 1;
+        return `em ${forks}`;
+      }
+    }
+    const own = new Base();
+    Object.defineProperty(own, 'lazy', { get: () => `lazy ${++forks}`, enumerable: true });
+    (own as unknown as Record<symbol, number>)[tag] = 7;
+    const context = (await cachedContext(cache, () => own, { version: 'v1' })()) as unknown as Base & {
+      lazy: string;
+      loaders: object;
+      cacheVersion: string;
+      [tag]: number;
+    };
+    expect(forks).toBe(0);
+    expect(Object.getPrototypeOf(context)).toBe(Base.prototype);
+    expect(context === (own as unknown)).toBe(false);
+    expect(context.viewer).toBe('staff');
+    expect(context[tag]).toBe(7);
+    expect(context.em).toBe('em 1');
+    expect(context.lazy).toBe('lazy 2');
+    expect(context.cacheVersion).toBe('v1');
+    expect(Object.keys(context.loaders).sort()).toEqual(['Choice', 'Question', 'User']);
+  });
+
   it('checks list options and canRead', () => {
     const pks = async () => [];
     expect(() => cached.list('Question', { pks, defaultFirst: 50, maxFirst: 10 })).toThrow(
