@@ -110,7 +110,10 @@ export class ModelBatcher {
     }
     const groups = [...waiting];
     return Promise.all(groups.map(([batch]) => batch)).then((settled) => {
-      settled.forEach((outcomes, n) => settle(outcomes, groups[n]![1]));
+      settled.forEach((outcomes, n) => {
+        settle(outcomes, groups[n]![1]);
+      });
+
       return out;
     });
   }

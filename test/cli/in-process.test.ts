@@ -7,7 +7,7 @@
  */
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type CliConfig, EXIT_CODES, type PkSource } from '../../src/cli/index.js';
+import { EXIT_CODES, type PkSource } from '../../src/cli/index.js';
 import {
   type CacheStore,
   createMemoryStore,
