@@ -372,37 +372,35 @@ export function describeStoreConformance(runner: ConformanceRunner, options: Con
     it('protocol: a refresh that lost its key to a later one leaves nothing older than its load readable', async () => {
       const world = createWorld(store);
       const read = () => world.cache.getInstances('Thing', [1]);
+      // A refresh of the key that has loaded and stalls before writing, until `finish()`.
+      const stalledRefresh = async () => {
+        const gate = world.pauseNextLoad();
+        const done = world.cache.invalidate('Thing', [1]);
+        await gate.paused;
+        return async () => {
+          gate.release();
+          await done;
+        };
+      };
       await read(); // cached: 'old'
-      // Write 1 commits; its refresh loads 'first' and stalls before writing.
+      // Write 1 commits; its refresh loads 'first' and stalls. A second refresh of the key
+      // (another write's cascade) begins, loads, and stalls too.
       world.rows.set(1, 'first');
-      const first = world.pauseNextLoad();
-      const refresh1 = world.cache.invalidate('Thing', [1]);
-      await first.paused;
-      // A second refresh of the key (another write's cascade) begins, loads, and stalls.
-      const second = world.pauseNextLoad();
-      const refresh2 = world.cache.invalidate('Thing', [1]);
-      await second.paused;
+      const finish1 = await stalledRefresh();
+      const finish2 = await stalledRefresh();
       // Write 1's refresh is over: 'old' must never be served again, though its own write could
       // not land (the second refresh owns the key) and the second has not written yet.
-      first.release();
-      await refresh1;
+      await finish1();
       assert.deepEqual(await read(), [{ id: 1, value: 'first' }]);
-      second.release();
-      await refresh2;
+      await finish2();
       assert.deepEqual(await read(), [{ id: 1, value: 'first' }]);
 
       // The same without a read in between: the second refresh writes, and the next read is a hit.
       world.rows.set(1, 'second');
-      const third = world.pauseNextLoad();
-      const refresh3 = world.cache.invalidate('Thing', [1]);
-      await third.paused;
-      const fourth = world.pauseNextLoad();
-      const refresh4 = world.cache.invalidate('Thing', [1]);
-      await fourth.paused;
-      third.release();
-      await refresh3;
-      fourth.release();
-      await refresh4;
+      const finish3 = await stalledRefresh();
+      const finish4 = await stalledRefresh();
+      await finish3();
+      await finish4();
       const misses = world.cache.stats.misses;
       assert.deepEqual(await read(), [{ id: 1, value: 'second' }]);
       assert.equal(world.cache.stats.misses, misses);
