@@ -115,14 +115,22 @@ describe.runIf(ownRedisAvailable)('a store restored from a snapshot', () => {
     expect(result.mismatches).toEqual([]);
   }
 
-  it('is noticed by recovery, which replays what was applied since the snapshot: 0 stale', async () => {
+  /**
+   * Warms, applies a write, snapshots the store, applies another: the snapshot holds the acks of
+   * the first write's batch of marks and not the second's.
+   */
+  async function writeAroundSnapshot(): Promise<void> {
     await warmEverything();
-    // Each batch of marks leaves an ack in the store: the snapshot has some.
     await write(round++);
     await journal.flush();
     await snapshot();
     await write(round++);
     await journal.flush();
+  }
+
+  it('is noticed by recovery, which replays what was applied since the snapshot: 0 stale', async () => {
+    // Each batch of marks leaves an ack in the store: the snapshot has some.
+    await writeAroundSnapshot();
     await warmEverything();
 
     await restoreFromSnapshot();
@@ -153,13 +161,8 @@ describe.runIf(ownRedisAvailable)('a store restored from a snapshot', () => {
   });
 
   it('is noticed without being asked: a started journal recovers when the store reconnects', async () => {
-    await warmEverything();
     // Each batch of marks leaves an ack in the store: the snapshot has some.
-    await write(round++);
-    await journal.flush();
-    await snapshot();
-    await write(round++);
-    await journal.flush();
+    await writeAroundSnapshot();
     journal.start();
     // Listening to the store's announcements (a reconnect triggers a pass) …
     await store.bus!.ready();
@@ -189,12 +192,7 @@ describe.runIf(ownRedisAvailable)('a store restored from a snapshot', () => {
     const otherStore = await createRedisStore({ url: redis.url, namespace: 'restore' });
     const other = new CacheJournal(orm, new InstanceCache(strategy(), { store: otherStore }));
     try {
-      await warmEverything();
-      await write(round++);
-      await journal.flush();
-      await snapshot();
-      await write(round++);
-      await journal.flush();
+      await writeAroundSnapshot();
       expect(await other.recover()).toMatchObject({ storeWentBack: false });
       await restoreFromSnapshot();
       await reconnected();
