@@ -13,7 +13,7 @@ import {
 import type { Ref, ResolvedVersion, Strategy } from '../strategy/define.js';
 import { encodePk, normalizePk, type Pk } from '../strategy/pk.js';
 import { NOT_FOUND, tagRecord, untagRecord } from './entry.js';
-import { type L1Options, L1Tier, type L1Token } from './l1.js';
+import { type L1Options, type L1Records, L1Tier, type L1Token } from './l1.js';
 import { createProtocol, type ReadBatch, type StoreProtocol } from './protocol.js';
 import {
   type LevelCounts,
@@ -449,7 +449,17 @@ export class InstanceCache<
     const context = { model, version: version.version };
     const token = l1?.begin();
     try {
-      const misses = await this.#readStore(version, unique, toRead, results, token, stats, context, counts);
+      const misses = await this.#readStore(
+        version,
+        unique,
+        toRead,
+        results,
+        token,
+        table,
+        stats,
+        context,
+        counts,
+      );
       // One event for the batch's hits, L1's and the store's.
       if (misses.length < unique.length) this.emit('hit', unique.length - misses.length, context);
       span
@@ -919,6 +929,7 @@ export class InstanceCache<
     indices: readonly number[] | undefined,
     results: (object | null | undefined)[],
     token: L1Token | undefined,
+    table: L1Records | undefined,
     stats: CacheStats | undefined,
     context: { model: string; version: string },
     counts: CacheStats | null,
@@ -950,7 +961,7 @@ export class InstanceCache<
         continue;
       }
       const text = batch.records[n];
-      if (text !== undefined && this.#accept(version, results, at, pk, key, text, token)) {
+      if (text !== undefined && this.#accept(version, results, at, pk, key, text, token, table)) {
         hits += 1;
         continue;
       }
@@ -983,7 +994,10 @@ export class InstanceCache<
         const filled = new Set<Miss>();
         unstamped.forEach((miss, i) => {
           const text = claimed.records[i];
-          if (text !== undefined && this.#accept(version, results, miss.at, miss.pk, miss.key, text, token)) {
+          if (
+            text !== undefined &&
+            this.#accept(version, results, miss.at, miss.pk, miss.key, text, token, table)
+          ) {
             hits += 1;
             filled.add(miss);
           } else {
@@ -1014,13 +1028,14 @@ export class InstanceCache<
     key: string,
     text: string,
     token: L1Token | undefined,
+    table: L1Records | undefined,
   ): boolean {
     const json = untagRecord(version.recordTag, text);
     if (json === undefined) return false;
     const record = this.#decode(version, json);
     if (record === undefined) return false;
     results[at] = record;
-    if (token) this.#l1!.set(token, this.#l1!.records(version.keyPrefix), pk, key, record, json.length);
+    if (token) this.#l1!.set(token, table!, pk, key, record, json.length);
     return true;
   }
 

@@ -273,7 +273,10 @@ export class L1Tier {
     return node.value;
   }
 
-  /** Adds an entry (replacing the one at its key) and evicts the least recently used beyond the bounds. */
+  /**
+   * Adds an entry (replacing the one at its key) and evicts the least recently used beyond the
+   * bounds; false when the entry is larger than the tier (not held).
+   */
   #add(node: Node): boolean {
     // Larger than the whole tier: not held (as before, and it would evict everything else).
     if (node.size > this.#maxBytes) return false;
@@ -283,10 +286,11 @@ export class L1Tier {
     node.table?.set(node.pk, node);
     this.#bytes += node.size;
     this.#append(node);
+    // The new entry is the most recent and fits on its own: only older ones go.
     while (this.#oldest !== null && (this.#byKey.size > this.#maxEntries || this.#bytes > this.#maxBytes)) {
       this.#remove(this.#oldest);
     }
-    return this.#byKey.get(node.key) === node;
+    return true;
   }
 
   #remove(node: Node): void {

@@ -617,7 +617,6 @@ function ackSetOf(store: CacheStore, prefix: string): AckSet {
       const value = addToAckSet(await read(key), member, score, keepAfter);
       await store.setMany([{ key: prefix + key, value }]);
     },
-
     async count(key, min, max) {
       return (await scores(key, min, max)).length;
     },
